@@ -1,0 +1,368 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using ActorRelay.Protocol;
+using ActorRelay.Node;
+using ActorRelay.Sides;
+
+namespace ActorRelay.Channels;
+
+/// <summary>
+/// One relay channel: owns its left and right side actors and supervises them (a side that throws is
+/// stopped, which frees its port, and the channel closes with reason SideFailed; a side that loses its
+/// socket re-binds the same port itself). Publishes the channel's events and enforces its timeouts.
+/// States: Binding → Open → Closing.
+/// </summary>
+internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedStash
+{
+    private static readonly TimeSpan BindTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly ChannelSpec _spec;
+    private readonly IActorRef _node;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly HashSet<IActorRef> _subscribers = new();
+    private readonly List<IActorRef> _closeRequesters = new();
+    private readonly SideSlot _left, _right;
+    private readonly long _openedMs;
+    private readonly DateTimeOffset _openedAt;
+    private bool _bothLatched;
+    private bool _summaryScheduled;
+    private CloseReason _closeReason;
+    private string _closeMessage = "";
+    private ChannelState _state = ChannelState.Opening;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
+    private bool _failedOpen;
+
+    public ChannelActor(ChannelSpec spec, IActorRef node, IActorRef? opener)
+    {
+        _spec = spec;
+        _node = node;
+        _openedMs = spec.Clock.NowMs;
+        _openedAt = spec.Clock.WallNow;
+        _left = new SideSlot(Side.Left, spec.LeftBind, spec.LeftPortFromPool, spec.LeftAdvertise);
+        _right = new SideSlot(Side.Right, spec.RightBind, spec.RightPortFromPool, spec.RightAdvertise);
+        if (opener is not null && !opener.IsNobody()) AddSubscriber(opener);
+        Binding();
+    }
+
+    public static Props Props(ChannelSpec spec, IActorRef node, IActorRef? opener) =>
+        Akka.Actor.Props.Create(() => new ChannelActor(spec, node, opener));
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        _log.Error(e, "Channel {Channel}: a side failed; stopping it", _spec.ChannelId);
+        return Directive.Stop;
+    });
+
+    protected override void PreStart()
+    {
+        Spawn(_left);
+        Spawn(_right);
+        Timers.StartSingleTimer(BindTimedOut.Instance, BindTimedOut.Instance, BindTimeout);
+    }
+
+    private Side SideOf(IActorRef actor) => actor.Equals(_left.Actor) ? Side.Left : Side.Right;
+    private SideSlot Slot(Side side) => side == Side.Left ? _left : _right;
+
+    private void Spawn(SideSlot slot)
+    {
+        var spec = new SideSpec(_spec.ChannelId, slot.Side, slot.Bind, _spec.LatchMode, _spec.Settings.MaxDatagram,
+            _spec.Settings.SocketReceiveBuffer, _spec.Settings.SocketSendBuffer, _spec.Clock);
+        slot.Actor = Context.ActorOf(SideProps.For(_spec.Settings.Transport, spec, Self),
+            $"{slot.Side.ToString().ToLowerInvariant()}-{++slot.Generation}");
+        Context.Watch(slot.Actor);
+    }
+
+    // ---- Binding -------------------------------------------------------------------------------
+
+    private void Binding()
+    {
+        Receive<SideBound>(b =>
+        {
+            var slot = Slot(b.Side);
+            slot.Path = b.DataPath;
+            slot.Local = b.Local;
+            if (_left.Path is null || _right.Path is null) return;
+            _left.Path.Sibling = _right.Path;   // before ConnectSibling: the first packet may already be queued
+            _right.Path.Sibling = _left.Path;
+            _left.Actor!.Tell(new ConnectSibling(_right.Path));
+            _right.Actor!.Tell(new ConnectSibling(_left.Path));
+            Timers.Cancel(BindTimedOut.Instance);
+            _state = ChannelState.Open;
+            var opened = new ChannelOpened(_spec.ChannelId, _left.Advertised(), _right.Advertised(), Self);
+            _log.Info("Channel {Channel} open: left {Left}, right {Right}, latch {Latch}",
+                _spec.ChannelId, opened.Left, opened.Right, _spec.LatchMode);
+            _node.Tell(new ChannelReady(opened));
+            ScheduleDeadlineCheck();
+            Become(Open);
+            Stash.UnstashAll();
+        });
+        Receive<SideBindFailed>(f =>
+        {
+            var slot = Slot(f.Side);
+            Context.Unwatch(slot.Actor);
+            slot.Actor = null;
+            if (slot.FromPool && f.Error == SocketError.AddressAlreadyInUse && slot.Generation < _spec.Settings.BindAttempts)
+            {
+                _log.Debug("Channel {Channel} side {Side}: pool port {Port} is in use by another program; asking for another",
+                    _spec.ChannelId, f.Side, f.Port);
+                _node.Tell(new ReplacePort(f.Side, f.Port));
+                return;
+            }
+            FailOpen(RejectReason.BindFailed, $"Failed to bind on port {f.Port}: {f.Message}");
+        });
+        Receive<PortReplaced>(r =>
+        {
+            if (r.Port == 0) { FailOpen(RejectReason.PortsExhausted, "no free port left in the pool"); return; }
+            var slot = Slot(r.Side);
+            slot.Bind = new IPEndPoint(slot.Bind.Address, r.Port);
+            Spawn(slot);
+        });
+        Receive<BindTimedOut>(_ => FailOpen(RejectReason.BindFailed, $"sides not bound within {BindTimeout.TotalSeconds}s"));
+        Receive<Terminated>(t => IsSide(t.ActorRef), t =>
+            FailOpen(RejectReason.BindFailed, $"{SideOf(t.ActorRef)} side failed while binding"));
+        // Commands for an open channel wait until it is open (binding takes milliseconds).
+        Receive<CloseChannel>(_ => Stash.Stash());
+        Receive<CloseForShutdown>(_ => Stash.Stash());
+        Receive<GetChannel>(_ => Stash.Stash());
+        Subscriptions();
+    }
+
+    private void FailOpen(RejectReason reason, string message)
+    {
+        _log.Warning("Channel {Channel} could not open: {Reason} {Message}", _spec.ChannelId, reason, message);
+        _node.Tell(new ChannelOpenFailed(new OpenRejected(_spec.ChannelId, reason, message)));
+        _subscribers.Clear(); // nobody saw it open: no ChannelClosed for them
+        _failedOpen = true;
+        BeginClose(CloseReason.SideFailed, message, silent: true);
+        Stash.UnstashAll();
+    }
+
+    // ---- Open ----------------------------------------------------------------------------------
+
+    private void Open()
+    {
+        Receive<SideLatchChanged>(l =>
+        {
+            var source = RelayEndpoint.From(l.Current);
+            if (l.Previous is null)
+            {
+                _log.Info("Channel {Channel} side {Side} latched to {Remote}", _spec.ChannelId, l.Side, source);
+                Publish(new SideLatched(_spec.ChannelId, l.Side, source));
+            }
+            else
+            {
+                var previous = RelayEndpoint.From(l.Previous);
+                _log.Info("Channel {Channel} side {Side} source changed {Previous} -> {Remote}", _spec.ChannelId, l.Side, previous, source);
+                Publish(new SourceChanged(_spec.ChannelId, l.Side, previous, source));
+            }
+            if (!_bothLatched && _left.Path!.Target is not null && _right.Path!.Target is not null)
+            {
+                _bothLatched = true;
+                ScheduleDeadlineCheck();
+            }
+        });
+        Receive<DropsPending>(_ =>
+        {
+            if (_summaryScheduled) return;
+            _summaryScheduled = true;
+            Timers.StartSingleTimer(PublishDropSummary.Instance, PublishDropSummary.Instance, _spec.Settings.StatsInterval);
+        });
+        Receive<PublishDropSummary>(_ => { _summaryScheduled = false; PublishDrops(); });
+        Receive<CheckDeadlines>(_ => CheckDeadlinesNow());
+        Receive<SideRecovered>(r => _log.Warning("Channel {Channel} side {Side} recovered its port: {Why}", _spec.ChannelId, r.Side, r.Why));
+        Receive<SideFailed>(f => BeginClose(CloseReason.SideFailed, $"{f.Side} side failed: {f.Why}"));
+        Receive<Terminated>(t => IsSide(t.ActorRef), t => BeginClose(CloseReason.SideFailed, $"{SideOf(t.ActorRef)} side failed"));
+        Receive<CloseChannel>(_ => { _closeRequesters.Add(Sender); BeginClose(CloseReason.Requested, "closed by request"); });
+        Receive<CloseForShutdown>(_ => BeginClose(CloseReason.NodeStopping, "the node is stopping"));
+        Receive<GetChannel>(_ => Sender.Tell(Snapshot()));
+        Subscriptions();
+    }
+
+    private void Subscriptions()
+    {
+        Receive<Subscribe>(s => { AddSubscriber(s.Subscriber); Sender.Tell(new Subscribed(_spec.ChannelId)); });
+        Receive<Unsubscribe>(s => { _subscribers.Remove(s.Subscriber); Sender.Tell(new Unsubscribed(_spec.ChannelId)); });
+        Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
+    }
+
+    private void AddSubscriber(IActorRef subscriber)
+    {
+        if (_subscribers.Add(subscriber)) Context.Watch(subscriber);
+    }
+
+    private bool IsSide(IActorRef a) => a.Equals(_left.Actor) || a.Equals(_right.Actor);
+
+    private void Publish(IChannelEvent e)
+    {
+        foreach (var s in _subscribers) s.Tell(e);
+        _node.Tell(e); // the node forwards to node-wide subscribers
+    }
+
+    private void PublishDrops()
+    {
+        foreach (var slot in new[] { _left, _right })
+        {
+            if (slot.Path is null) continue;
+            slot.Path.Counters.ClearDropsPending();
+            var total = slot.Path.Counters.DroppedByReason();
+            var since = new Dictionary<DropReason, long>();
+            foreach (var (reason, n) in total)
+            {
+                slot.Reported.TryGetValue(reason, out var before);
+                if (n > before) since[reason] = n - before;
+            }
+            if (since.Count == 0) continue;
+            slot.Reported = total;
+            _log.Debug("Channel {Channel} side {Side} dropped {Drops}", _spec.ChannelId, slot.Side, since);
+            Publish(new PacketsDropped(_spec.ChannelId, slot.Side, since, total));
+        }
+    }
+
+    // ---- timeouts ------------------------------------------------------------------------------
+
+    private long LastActivityMs()
+    {
+        var last = _openedMs;
+        if (_left.Path?.Counters.LastPacketMs is { } l && l > last) last = l;
+        if (_right.Path?.Counters.LastPacketMs is { } r && r > last) last = r;
+        return last;
+    }
+
+    /// <summary>The earliest deadline that applies now, with its reason; null when none applies.</summary>
+    private (long At, CloseReason Reason, TimeSpan Limit)? NextDeadline()
+    {
+        (long, CloseReason, TimeSpan)? next = null;
+        void Consider(long at, CloseReason r, TimeSpan limit)
+        {
+            if (next is null || at < next.Value.Item1) next = (at, r, limit);
+        }
+        if (_spec.MaxLifetime > TimeSpan.Zero) Consider(_openedMs + (long)_spec.MaxLifetime.TotalMilliseconds, CloseReason.MaxLifetime, _spec.MaxLifetime);
+        if (!_bothLatched && _spec.SetupTimeout > TimeSpan.Zero) Consider(_openedMs + (long)_spec.SetupTimeout.TotalMilliseconds, CloseReason.SetupTimeout, _spec.SetupTimeout);
+        if (_spec.IdleTimeout > TimeSpan.Zero) Consider(LastActivityMs() + (long)_spec.IdleTimeout.TotalMilliseconds, CloseReason.IdleTimeout, _spec.IdleTimeout);
+        return next;
+    }
+
+    private void ScheduleDeadlineCheck()
+    {
+        if (NextDeadline() is not { } d) { Timers.Cancel(CheckDeadlines.Instance); return; }
+        var wait = TimeSpan.FromMilliseconds(Math.Max(1, d.At - _spec.Clock.NowMs));
+        Timers.StartSingleTimer(CheckDeadlines.Instance, CheckDeadlines.Instance, wait);
+    }
+
+    private void CheckDeadlinesNow()
+    {
+        if (NextDeadline() is { } d && d.At <= _spec.Clock.NowMs)
+        {
+            _log.Info("Channel {Channel} timed out: {Reason} ({Limit})", _spec.ChannelId, d.Reason, d.Limit);
+            Publish(new ChannelTimedOut(_spec.ChannelId, d.Reason, d.Limit));
+            BeginClose(d.Reason, $"{d.Reason} after {d.Limit}");
+            return;
+        }
+        ScheduleDeadlineCheck();
+    }
+
+    /// <summary>Re-checks the deadlines now (tests drive a manual clock, then send this).</summary>
+    internal sealed record CheckDeadlines
+    {
+        public static readonly CheckDeadlines Instance = new();
+    }
+
+    // ---- Closing -------------------------------------------------------------------------------
+
+    private void BeginClose(CloseReason reason, string message, bool silent = false)
+    {
+        _closeReason = reason;
+        _closeMessage = message;
+        _state = ChannelState.Closing;
+        Timers.CancelAll();
+        PublishDrops();
+        foreach (var slot in new[] { _left, _right })
+        {
+            if (slot.Actor is null) slot.Closed = true;
+            else slot.Actor.Tell(CloseSide.Instance);
+        }
+        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, CloseTimeout);
+        Become(Closing);
+        if (silent) _subscribers.Clear();
+        TryFinish();
+    }
+
+    private void Closing()
+    {
+        Receive<SideClosed>(c => { Slot(c.Side).Closed = true; TryFinish(); });
+        Receive<Terminated>(t => IsSide(t.ActorRef), t => { Slot(SideOf(t.ActorRef)).Closed = true; TryFinish(); });
+        Receive<CloseTimedOut>(_ =>
+        {
+            _log.Warning("Channel {Channel}: sides did not confirm close in {Timeout}; stopping them", _spec.ChannelId, CloseTimeout);
+            _left.Closed = _right.Closed = true;
+            TryFinish();
+        });
+        Receive<CloseChannel>(_ =>
+        {
+            if (_failedOpen) Sender.Tell(new ChannelNotFound(_spec.ChannelId));
+            else _closeRequesters.Add(Sender);
+        });
+        Receive<GetChannel>(_ => Sender.Tell(Snapshot()));
+        Receive<PortReplaced>(_ => { });
+        ReceiveAny(_ => { });
+    }
+
+    private void TryFinish()
+    {
+        if (!_left.Closed || !_right.Closed) return;
+        var final = Snapshot();
+        var closed = new ChannelClosed(_spec.ChannelId, _closeReason, _closeMessage, final);
+        _log.Info("Channel {Channel} closed: {Reason}; left {LeftIn} in / {LeftFwd} forwarded, right {RightIn} in / {RightFwd} forwarded",
+            _spec.ChannelId, _closeReason, final.Left.PacketsReceived, final.Left.PacketsForwarded,
+            final.Right.PacketsReceived, final.Right.PacketsForwarded);
+        var notify = new HashSet<IActorRef>(_subscribers);
+        foreach (var r in _closeRequesters) notify.Add(r);
+        _node.Tell(new ChannelFinished(closed, notify));
+        Context.Stop(Self);
+    }
+
+    // ---- snapshot ------------------------------------------------------------------------------
+
+    private ChannelSnapshot Snapshot() => new(_spec.ChannelId, _state, _spec.LatchMode, _openedAt,
+        SideSnapshotOf(_left), SideSnapshotOf(_right));
+
+    private SideSnapshot SideSnapshotOf(SideSlot slot)
+    {
+        var local = slot.Advertised();
+        if (slot.Path is not { } p)
+            return new SideSnapshot(slot.Side, local, null, 0, 0, 0, 0, new Dictionary<DropReason, long>(), 0, null);
+        var c = p.Counters;
+        var last = c.LastPacketMs is { } ms ? _spec.Clock.ToWall(ms) : (DateTimeOffset?)null;
+        return new SideSnapshot(slot.Side, local, p.Target is { } t ? RelayEndpoint.From(t.EndPoint) : null,
+            c.PacketsReceived, c.BytesReceived, c.PacketsForwarded, c.BytesForwarded, c.DroppedByReason(), c.LatchChanges, last);
+    }
+
+    private sealed class SideSlot(Side side, IPEndPoint bind, bool fromPool, IPAddress? advertise)
+    {
+        public Side Side { get; } = side;
+        public IPEndPoint Bind { get; set; } = bind;
+        public bool FromPool { get; } = fromPool;
+        public IActorRef? Actor { get; set; }
+        public int Generation { get; set; }
+        public SideDataPath? Path { get; set; }
+        public IPEndPoint? Local { get; set; }
+        public bool Closed { get; set; }
+        public Dictionary<DropReason, long> Reported { get; set; } = new();
+
+        public RelayEndpoint Advertised()
+        {
+            var port = Local?.Port ?? Bind.Port;
+            var address = advertise ?? Local?.Address ?? Bind.Address;
+            return RelayEndpoint.From(new IPEndPoint(address, port));
+        }
+    }
+
+    private sealed record BindTimedOut { public static readonly BindTimedOut Instance = new(); }
+    private sealed record CloseTimedOut { public static readonly CloseTimedOut Instance = new(); }
+    private sealed record PublishDropSummary { public static readonly PublishDropSummary Instance = new(); }
+}

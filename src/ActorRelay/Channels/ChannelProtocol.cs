@@ -1,0 +1,42 @@
+using System.Net;
+using Akka.Actor;
+using ActorRelay.Protocol;
+using ActorRelay.Settings;
+
+namespace ActorRelay.Channels;
+
+// Messages between the node actor and its ChannelActors. Local only.
+
+/// <summary>Everything a channel needs, resolved by the node from the request and the settings.</summary>
+internal sealed record ChannelSpec(
+    string ChannelId,
+    IPEndPoint LeftBind,
+    IPEndPoint RightBind,
+    bool LeftPortFromPool,
+    bool RightPortFromPool,
+    IPAddress? LeftAdvertise,
+    IPAddress? RightAdvertise,
+    LatchMode LatchMode,
+    TimeSpan IdleTimeout,
+    TimeSpan SetupTimeout,
+    TimeSpan MaxLifetime,
+    RelaySettings Settings,
+    RelayClock Clock);
+
+/// <summary>Channel → node: both sides are bound; reply this to the opener(s).</summary>
+internal sealed record ChannelReady(ChannelOpened Opened);
+
+/// <summary>Channel → node: the channel could not open; it stops after this.</summary>
+internal sealed record ChannelOpenFailed(OpenRejected Rejection);
+
+/// <summary>Channel → node: a pool port was in use by another program; give this side another one.</summary>
+internal sealed record ReplacePort(Side Side, int Port);
+
+/// <summary>Node → channel: answer to <see cref="ReplacePort"/>; Port 0 = the pool is exhausted.</summary>
+internal sealed record PortReplaced(Side Side, int Port);
+
+/// <summary>
+/// Channel → node: the sides are closed (ports free) and the channel is stopping. The node releases the
+/// ports, then sends <see cref="Closed"/> to the subscribers and to whoever asked to close.
+/// </summary>
+internal sealed record ChannelFinished(ChannelClosed Closed, IReadOnlyCollection<IActorRef> Notify) : INoSerializationVerificationNeeded;

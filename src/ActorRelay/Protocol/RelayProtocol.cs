@@ -1,0 +1,208 @@
+using System.Net;
+using Akka.Actor;
+
+namespace ActorRelay.Protocol;
+
+// The relay's public message protocol. A supervising application (local or over Akka.Remote) sends
+// the commands to the node actor (/user/relay); every command gets exactly one reply. Messages are
+// immutable records made of strings, numbers, enums, actor refs and other protocol records only, so
+// they cross Akka.Remote intact.
+
+/// <summary>Marker for commands the node answers.</summary>
+public interface IRelayCommand { }
+
+/// <summary>Marker for channel events delivered to subscribers.</summary>
+public interface IChannelEvent { string ChannelId { get; } }
+
+public enum Side { Left, Right }
+
+/// <summary>How a side learns ("latches") the address it sends back to.</summary>
+public enum LatchMode
+{
+    /// <summary>The first packet from a valid source latches; other sources are dropped (ForeignSource). The safe floor.</summary>
+    First,
+    /// <summary>The seed script's behaviour: every packet re-latches. Unsafe (RTP Bleed): trusted networks only.</summary>
+    Follow,
+}
+
+/// <summary>An address and UDP port, as text so it serialises anywhere. Address is an IPv4 or IPv6 literal.</summary>
+public sealed record RelayEndpoint(string Address, int Port)
+{
+    public static RelayEndpoint From(IPEndPoint ep) =>
+        new((ep.Address.IsIPv4MappedToIPv6 ? ep.Address.MapToIPv4() : ep.Address).ToString(), ep.Port);
+
+    public IPEndPoint ToIPEndPoint() => new(IPAddress.Parse(Address), Port);
+
+    public override string ToString() => Address.Contains(':') ? $"[{Address}]:{Port}" : $"{Address}:{Port}";
+}
+
+/// <summary>What a request asks of one side. Port null = allocate from the pool; BindAddress null = node default.</summary>
+public sealed record SideRequest(int? Port = null, string? BindAddress = null);
+
+/// <summary>Per-channel overrides of the node's defaults; null = use the node's configuration.</summary>
+public sealed record ChannelOptions(
+    LatchMode? LatchMode = null,
+    TimeSpan? IdleTimeout = null,
+    TimeSpan? SetupTimeout = null,
+    TimeSpan? MaxLifetime = null);
+
+// ---- open -------------------------------------------------------------------------------------
+
+/// <summary>
+/// Opens a relay channel. Idempotent by <paramref name="ChannelId"/>: the same request again gets the same
+/// reply (so a supervisor can retry after an Ask timeout); a different request under an open id is
+/// rejected with <see cref="RejectReason.Conflict"/>. Reply: <see cref="ChannelOpened"/> or <see cref="OpenRejected"/>.
+/// The opener receives the channel's events unless <paramref name="SubscribeOpener"/> is false.
+/// </summary>
+public sealed record OpenChannel(
+    string ChannelId,
+    SideRequest? Left = null,
+    SideRequest? Right = null,
+    ChannelOptions? Options = null,
+    bool SubscribeOpener = true) : IRelayCommand;
+
+/// <summary>The channel is bound: advertise Left and Right to the two clients; watch Channel to learn when it ends.</summary>
+public sealed record ChannelOpened(string ChannelId, RelayEndpoint Left, RelayEndpoint Right, IActorRef Channel);
+
+public enum RejectReason
+{
+    /// <summary>Malformed request (empty or too long id, bad address, negative timeout, ...).</summary>
+    InvalidRequest,
+    /// <summary>A requested port is outside 1..65535.</summary>
+    PortOutOfRange,
+    /// <summary>A requested fixed port is already used by another channel of this node.</summary>
+    PortInUse,
+    /// <summary>The port pool has no free port left.</summary>
+    PortsExhausted,
+    /// <summary>The node holds as many channels as its open-file limit (or relay.max-channels) allows.</summary>
+    Capacity,
+    /// <summary>The operating system refused the bind (port used by another program, address not local, ...).</summary>
+    BindFailed,
+    /// <summary>The id is open with different parameters.</summary>
+    Conflict,
+    /// <summary>The node is stopping.</summary>
+    ShuttingDown,
+}
+
+public sealed record OpenRejected(string ChannelId, RejectReason Reason, string Message);
+
+// ---- close / query / list -----------------------------------------------------------------------
+
+/// <summary>Closes a channel. Reply: <see cref="ChannelClosed"/> (with final counters) or <see cref="ChannelNotFound"/>.</summary>
+public sealed record CloseChannel(string ChannelId) : IRelayCommand;
+
+/// <summary>Reply: <see cref="ChannelSnapshot"/> or <see cref="ChannelNotFound"/>.</summary>
+public sealed record GetChannel(string ChannelId) : IRelayCommand;
+
+/// <summary>Reply: <see cref="ChannelList"/>.</summary>
+public sealed record ListChannels : IRelayCommand
+{
+    public static readonly ListChannels Instance = new();
+}
+
+/// <summary>Reply: <see cref="NodeStatus"/>.</summary>
+public sealed record GetNodeStatus : IRelayCommand
+{
+    public static readonly GetNodeStatus Instance = new();
+}
+
+/// <summary>The id names no open channel.</summary>
+public sealed record ChannelNotFound(string ChannelId);
+
+/// <summary>A command the node could not understand (null id, unknown message type, ...).</summary>
+public sealed record CommandRejected(string Command, RejectReason Reason, string Message);
+
+public enum ChannelState { Opening, Open, Closing }
+
+public enum DropReason
+{
+    /// <summary>The other side has no latched address yet.</summary>
+    PeerNotLatched,
+    /// <summary>From a source other than the latched one (policy first).</summary>
+    ForeignSource,
+    /// <summary>From an unspecified, multicast or broadcast address, or port 0.</summary>
+    InvalidSource,
+    /// <summary>Larger than relay.max-datagram.</summary>
+    Oversize,
+    /// <summary>The operating system refused to send it on (buffer full, unreachable).</summary>
+    SendFailed,
+}
+
+public sealed record SideSnapshot(
+    Side Side,
+    RelayEndpoint Local,
+    RelayEndpoint? Latched,
+    long PacketsReceived,
+    long BytesReceived,
+    long PacketsForwarded,
+    long BytesForwarded,
+    IReadOnlyDictionary<DropReason, long> Dropped,
+    long LatchChanges,
+    DateTimeOffset? LastPacketAt)
+{
+    public long PacketsDropped => Dropped.Values.Sum();
+}
+
+public sealed record ChannelSnapshot(
+    string ChannelId,
+    ChannelState State,
+    LatchMode LatchMode,
+    DateTimeOffset OpenedAt,
+    SideSnapshot Left,
+    SideSnapshot Right);
+
+public sealed record ChannelSummary(string ChannelId, ChannelState State, RelayEndpoint Left, RelayEndpoint Right, IActorRef Channel);
+
+public sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels);
+
+public sealed record NodeStatus(
+    int ChannelsOpen,
+    int Capacity,
+    long ChannelsOpened,
+    IReadOnlyDictionary<CloseReason, long> ClosedByReason,
+    IReadOnlyDictionary<RejectReason, long> RejectionsByReason,
+    int PortsFree,
+    int PortsTotal,
+    string Transport);
+
+// ---- events -----------------------------------------------------------------------------------
+
+/// <summary>Subscribes Subscriber to one channel's events (ChannelId set) or to every channel's (ChannelId null). Reply: <see cref="Subscribed"/> or <see cref="ChannelNotFound"/>.</summary>
+public sealed record Subscribe(string? ChannelId, IActorRef Subscriber) : IRelayCommand;
+
+public sealed record Unsubscribe(string? ChannelId, IActorRef Subscriber) : IRelayCommand;
+
+public sealed record Subscribed(string? ChannelId);
+
+public sealed record Unsubscribed(string? ChannelId);
+
+public enum CloseReason
+{
+    /// <summary>A supervisor sent CloseChannel.</summary>
+    Requested,
+    /// <summary>No packet on either side for the idle timeout.</summary>
+    IdleTimeout,
+    /// <summary>Both sides were not latched within the setup timeout.</summary>
+    SetupTimeout,
+    /// <summary>The channel reached its maximum lifetime.</summary>
+    MaxLifetime,
+    /// <summary>A side failed and could not be recovered on its port.</summary>
+    SideFailed,
+    /// <summary>The node is shutting down.</summary>
+    NodeStopping,
+}
+
+/// <summary>A side latched for the first time.</summary>
+public sealed record SideLatched(string ChannelId, Side Side, RelayEndpoint Source) : IChannelEvent;
+
+/// <summary>A latched side moved to another source (policy follow).</summary>
+public sealed record SourceChanged(string ChannelId, Side Side, RelayEndpoint Previous, RelayEndpoint Current) : IChannelEvent;
+
+/// <summary>Packets dropped on a side since the last summary, by reason (at most one summary per relay.stats-interval).</summary>
+public sealed record PacketsDropped(string ChannelId, Side Side, IReadOnlyDictionary<DropReason, long> SinceLast, IReadOnlyDictionary<DropReason, long> Total) : IChannelEvent;
+
+/// <summary>The channel hit a timeout and is closing (a ChannelClosed follows).</summary>
+public sealed record ChannelTimedOut(string ChannelId, CloseReason Reason, TimeSpan After) : IChannelEvent;
+
+/// <summary>The channel is closed and its ports are released. Also the reply to CloseChannel.</summary>
+public sealed record ChannelClosed(string ChannelId, CloseReason Reason, string Message, ChannelSnapshot Final) : IChannelEvent;

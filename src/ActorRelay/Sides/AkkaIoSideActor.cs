@@ -1,0 +1,263 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using ActorRelay.Latching;
+using ActorRelay.Protocol;
+
+namespace ActorRelay.Sides;
+
+/// <summary>
+/// A side on the <c>akka-io</c> transport: Akka.IO <see cref="Udp.Bind"/>, every datagram an actor message.
+/// Handles every trap of Akka.IO UDP (shared/reference/akka.md):
+/// <list type="bullet">
+/// <item>Bind failure: <see cref="Tcp.CommandFailed"/> is the result; the <c>Bound(null)</c> that follows is ignored.</item>
+/// <item>Stopping while bound leaks the port: the side always Unbinds and waits for Unbound before it stops,
+///   and its handlers never throw (a failure turns into that same orderly close), so the listener's death
+///   pact never fires while it holds a socket.</item>
+/// <item>A failed send restarts the listener and leaks its socket: targets are validated before each send;
+///   if the listener still dies, the side disposes every socket it created (it creates them itself, through
+///   <see cref="TrackingSocketCreator"/>) and binds the same port again.</item>
+/// <item>Truncation: the buffer is relay.max-datagram + 1, so a full buffer means oversize (dropped, counted).</item>
+/// </list>
+/// States: Binding → Bound (waiting for sibling) → Relaying → Closing.
+/// </summary>
+internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
+{
+    private const int MaxRecoveries = 3;
+    private static readonly TimeSpan UnbindTimeout = TimeSpan.FromSeconds(3);
+
+    private readonly SideSpec _spec;
+    private readonly IActorRef _channel;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly TrackingSocketCreator _sockets;
+    private readonly SideDataPath _path;
+    private IActorRef? _listener;
+    private IPEndPoint? _local;
+    private IActorRef? _closeRequester;
+    private int _recoveries;
+    private bool _recovering;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public AkkaIoSideActor(SideSpec spec, IActorRef channel)
+    {
+        _spec = spec;
+        _channel = channel;
+        _sockets = new TrackingSocketCreator();
+        _path = new Path(spec, channel, Self);
+        Binding();
+    }
+
+    public static Props Props(SideSpec spec, IActorRef channel) =>
+        Akka.Actor.Props.Create(() => new AkkaIoSideActor(spec, channel));
+
+    protected override void PreStart() => SendBind(_spec.Bind);
+
+    private void SendBind(IPEndPoint at)
+    {
+        var options = new List<Inet.SocketOption> { _sockets };
+        if (_spec.ReceiveBuffer > 0) options.Add(new Inet.SO.ReceiveBufferSize(_spec.ReceiveBuffer));
+        Udp.Instance.Apply(Context.System).Manager.Tell(new Udp.Bind(Self, at, options));
+    }
+
+    // ---- states -----------------------------------------------------------------------------
+
+    private void Binding()
+    {
+        Receive<Udp.Bound>(b => b.LocalAddress is null, _ => { }); // follows CommandFailed(Bind): ignore
+        Receive<Udp.Bound>(b =>
+        {
+            _listener = Sender;
+            Context.Watch(_listener);
+            _local = (IPEndPoint)b.LocalAddress;
+            if (_recovering)
+            {
+                _recovering = false;
+                _channel.Tell(new SideRecovered(_spec.Side, "Akka.IO listener died; port re-bound"));
+                Become(Relaying);
+                return;
+            }
+            _channel.Tell(new SideBound(_spec.Side, _local, _path));
+            Become(Bound);
+        });
+        Receive<Udp.CommandFailed>(f =>
+        {
+            _sockets.DisposeAll();
+            if (_recovering) throw new SideFailedException($"could not re-bind port {_spec.Bind.Port} after the Akka.IO listener died");
+            _channel.Tell(new SideBindFailed(_spec.Side, _spec.Bind.Port, SocketError.AddressAlreadyInUse,
+                $"Failed to bind on port {_spec.Bind.Port} ({_spec.Bind})"));
+            Context.Stop(Self);
+        });
+        Receive<CloseSide>(_ => { _closeRequester = Sender; BeginClose(); });
+    }
+
+    private void Bound()
+    {
+        Receive<ConnectSibling>(c => { _path.Sibling = c.Sibling; Become(Relaying); });
+        Receive<Udp.Received>(r => Admit(r)); // latch before the sibling is known; relaying starts at ConnectSibling
+        ListenerSupervision();
+        Receive<CloseSide>(_ => { _closeRequester = Sender; BeginClose(); });
+    }
+
+    private void Relaying()
+    {
+        Receive<Udp.Received>(r => Admit(r));
+        Receive<SiblingPayload>(p => SendOut(p));
+        ListenerSupervision();
+        Receive<CloseSide>(_ => { _closeRequester = Sender; BeginClose(); });
+    }
+
+    private void Closing()
+    {
+        Receive<Udp.Unbound>(_ => FinishClose());
+        Receive<Terminated>(t => t.ActorRef.Equals(_listener), _ => FinishClose());
+        Receive<UnbindTimedOut>(_ =>
+        {
+            _log.Warning("Channel {Channel} side {Side}: no Unbound within {Timeout}; closing the socket directly",
+                _spec.ChannelId, _spec.Side, UnbindTimeout);
+            FinishClose();
+        });
+        ReceiveAny(_ => { }); // datagrams still in flight, payloads, a second CloseSide
+    }
+
+    private void ListenerSupervision()
+    {
+        Receive<Udp.CommandFailed>(_ => { }); // the listener restarted and could not re-bind; its Terminated follows
+        Receive<Udp.Bound>(b => b.LocalAddress is null, _ => { });
+        Receive<Udp.Bound>(b => { _local = (IPEndPoint)b.LocalAddress; }); // listener restarted on the same port
+        Receive<Terminated>(t => t.ActorRef.Equals(_listener), _ => Recover());
+    }
+
+    // ---- data path ---------------------------------------------------------------------------
+
+    private void Admit(Udp.Received r)
+    {
+        var source = r.Sender is IPEndPoint ep ? PacketSource.From(ep) : default;
+        var target = _path.Admit(r.Data.ToReadOnlySpan(), source, null);
+        if (target is null) return;
+        var sibling = (AkkaIoSideActor.Path)_path.Sibling!;
+        _path.Counters.OnForwarded(r.Data.Count);
+        sibling.Actor.Tell(new SiblingPayload(r.Data, target.EndPoint), Self);
+    }
+
+    private void SendOut(SiblingPayload p)
+    {
+        // Validate before Udp.Send: one failed SendTo restarts the listener and costs the port (trap 2).
+        var family = _sockets.Current?.AddressFamily ?? AddressFamily.Unknown;
+        var ok = p.Target.Port is > 0 and <= 65535 &&
+                 (family == AddressFamily.InterNetworkV6 ||
+                  (family == AddressFamily.InterNetwork && (p.Target.AddressFamily == AddressFamily.InterNetwork || p.Target.Address.IsIPv4MappedToIPv6)));
+        if (!ok || _listener is null)
+        {
+            _path.Drop(DropReason.SendFailed);
+            return;
+        }
+        var to = family == AddressFamily.InterNetwork && p.Target.Address.IsIPv4MappedToIPv6
+            ? new IPEndPoint(p.Target.Address.MapToIPv4(), p.Target.Port)
+            : p.Target;
+        _listener.Tell(Udp.Send.Create(p.Data, to), Self);
+    }
+
+    // ---- failure and close -------------------------------------------------------------------
+
+    /// <summary>Handlers never throw: a failure closes the side in order (Unbind first) and the channel reports it.</summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e) when (_listener is not null && _closeRequester is null)
+        {
+            _log.Error(e, "Channel {Channel} side {Side} failed; unbinding port {Port}", _spec.ChannelId, _spec.Side, _local?.Port);
+            _channel.Tell(new SideFailed(_spec.Side, e.Message));
+            _closeRequester = _channel;
+            BeginClose();
+            return true;
+        }
+    }
+
+    private void Recover()
+    {
+        // The listener died without Unbind (a failed send restarted it): its socket is still open (trap 1/2).
+        _listener = null;
+        _sockets.DisposeAll();
+        if (++_recoveries > MaxRecoveries)
+            throw new SideFailedException($"Akka.IO listener died {_recoveries} times");
+        _log.Warning("Channel {Channel} side {Side}: Akka.IO listener died; re-binding port {Port}",
+            _spec.ChannelId, _spec.Side, _local?.Port);
+        _recovering = true;
+        SendBind(_local ?? _spec.Bind);
+        Become(Binding);
+    }
+
+    private void BeginClose()
+    {
+        Become(Closing);
+        if (_listener is null) { FinishClose(); return; }
+        _listener.Tell(Udp.Unbind.Instance, Self);
+        Timers.StartSingleTimer(UnbindTimedOut.Instance, UnbindTimedOut.Instance, UnbindTimeout);
+    }
+
+    private void FinishClose()
+    {
+        _sockets.DisposeAll(); // after Unbound this is a no-op; after a timeout it frees the port
+        _closeRequester?.Tell(new SideClosed(_spec.Side));
+        Context.Stop(Self);
+    }
+
+    protected override void PostStop()
+    {
+        // Last resort (the channel stopped us): ask the listener to unbind; our sockets are closed only
+        // when no listener can still be using them.
+        if (_listener is not null && _closeRequester is null) _listener.Tell(Udp.Unbind.Instance);
+        else _sockets.DisposeAll();
+    }
+
+    private sealed record UnbindTimedOut
+    {
+        public static readonly UnbindTimedOut Instance = new();
+    }
+
+    /// <summary>The akka-io data path: the shared admission logic plus this side's actor to hand payloads to.</summary>
+    internal sealed class Path(SideSpec spec, IActorRef channel, IActorRef self) : SideDataPath(spec, channel, self)
+    {
+        public IActorRef Actor { get; } = self;
+    }
+}
+
+/// <summary>A datagram admitted by one side, for its sibling to send out of its own socket.</summary>
+internal sealed record SiblingPayload(ByteString Data, IPEndPoint Target) : INoSerializationVerificationNeeded;
+
+/// <summary>Side → channel: the side failed and is closing its port.</summary>
+internal sealed record SideFailed(Side Side, string Why);
+
+/// <summary>
+/// Creates the Akka.IO listener's socket for us (dual-stack for IPv6) and remembers it, so the side can
+/// close a socket the listener leaked.
+/// </summary>
+internal sealed class TrackingSocketCreator : Inet.DatagramChannelCreator
+{
+    private readonly List<Socket> _created = new();
+
+    public Socket? Current { get; private set; }
+
+    public override Socket Create(AddressFamily addressFamily)
+    {
+        var s = new Socket(addressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (addressFamily == AddressFamily.InterNetworkV6) s.DualMode = true;
+        lock (_created) { _created.Add(s); Current = s; }
+        return s;
+    }
+
+    public void DisposeAll()
+    {
+        lock (_created)
+        {
+            foreach (var s in _created) s.Dispose();
+            _created.Clear();
+        }
+    }
+}

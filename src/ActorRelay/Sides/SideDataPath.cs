@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using ActorRelay.Counters;
+using ActorRelay.Latching;
+using ActorRelay.Protocol;
+
+namespace ActorRelay.Sides;
+
+/// <summary>Where a side sends what its sibling relays: the latched source, in both shapes (built once per latch).</summary>
+internal sealed class LatchedTarget(PacketSource source, SocketAddress address, IPEndPoint endPoint)
+{
+    public PacketSource Source { get; } = source;
+    public SocketAddress Address { get; } = address;
+    public IPEndPoint EndPoint { get; } = endPoint;
+}
+
+/// <summary>
+/// The per-datagram decision shared by both transports: size check, latch policy, counters, latch
+/// publication and the sibling's target. Single writer (the side's receive path); the latched target
+/// is published through a volatile field for the sibling's receive path to read.
+/// </summary>
+internal class SideDataPath
+{
+    private volatile LatchedTarget? _target;
+    private volatile SideDataPath? _sibling;
+
+    public SideDataPath(SideSpec spec, IActorRef channel, IActorRef side)
+    {
+        Spec = spec;
+        Latch = new SideLatch(spec.LatchMode);
+        Channel = channel;
+        SideActor = side;
+    }
+
+    public SideSpec Spec { get; }
+    public Side Side => Spec.Side;
+    public SideLatch Latch { get; }
+    public SideCounters Counters { get; } = new();
+    public IActorRef Channel { get; }
+    public IActorRef SideActor { get; }
+    public LatchedTarget? Target => _target;
+    public SideDataPath? Sibling { get => _sibling; set => _sibling = value; }
+
+    /// <summary>
+    /// Decides one received datagram. Returns the sibling's target when it must be relayed, or null when
+    /// it was dropped (and counted). <paramref name="from"/> is the raw source (socket transport) or null.
+    /// </summary>
+    public LatchedTarget? Admit(ReadOnlySpan<byte> datagram, in PacketSource source, SocketAddress? from)
+    {
+        var now = Spec.Clock.NowMs;
+        Counters.OnReceived(datagram.Length, now);
+        if (datagram.Length > Spec.MaxDatagram) { Drop(DropReason.Oversize); return null; }
+
+        var verdict = Latch.Offer(source, datagram, now);
+        if (!verdict.Relays()) { Drop(verdict.ToDropReason()); return null; }
+        if (verdict.ChangesLatch()) PublishLatch(source, from);
+
+        var target = _sibling?._target;
+        if (target is null) { Drop(DropReason.PeerNotLatched); return null; }
+        return target;
+    }
+
+    public void Drop(DropReason reason)
+    {
+        if (Counters.OnDropped(reason)) Channel.Tell(DropsPending.Of(Side), SideActor);
+    }
+
+    private void PublishLatch(in PacketSource source, SocketAddress? from)
+    {
+        var ep = source.ToEndPoint();
+        SocketAddress sa;
+        if (from is not null)
+        {
+            sa = new SocketAddress(from.Family, from.Size);
+            from.Buffer.Span[..from.Size].CopyTo(sa.Buffer.Span);
+        }
+        else sa = ep.Serialize();
+        var previous = _target;
+        _target = new LatchedTarget(source, sa, ep);
+        Counters.OnLatchChanged();
+        Channel.Tell(new SideLatchChanged(Side, previous?.EndPoint, ep), SideActor);
+    }
+}
