@@ -129,6 +129,9 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         Receive<CloseChannel>(_ => Stash.Stash());
         Receive<CloseForShutdown>(_ => Stash.Stash());
         Receive<GetChannel>(_ => Stash.Stash());
+        // An akka-io side may latch or drop before its sibling is bound: handle that once open.
+        Receive<SideLatchChanged>(_ => Stash.Stash());
+        Receive<DropsPending>(_ => Stash.Stash());
         Subscriptions();
     }
 
