@@ -128,6 +128,7 @@ public sealed class RelayNodeActor : ReceiveActor
                 return;
             }
             if (existing.Opened is not null) Sender.Tell(existing.Opened);
+            else if (existing.Rejection is not null) Sender.Tell(existing.Rejection); // failed, still freeing its ports
             else existing.Waiting.Add(Sender);
             return;
         }
@@ -244,6 +245,7 @@ public sealed class RelayNodeActor : ReceiveActor
         foreach (var w in record.Waiting) w.Tell(f.Rejection);
         record.Waiting.Clear();
         record.Failed = true;
+        record.Rejection = f.Rejection;
         // the record stays (ports held) until the channel has closed its sides: ChannelFinished
     }
 
@@ -357,6 +359,7 @@ public sealed class RelayNodeActor : ReceiveActor
         public ChannelState State { get; set; } = ChannelState.Opening;
         public ChannelOpened? Opened { get; set; }
         public bool Failed { get; set; }
+        public OpenRejected? Rejection { get; set; }
         public List<int> Ports { get; } = new(2);
         public List<IActorRef> Waiting { get; } = new(1);
     }
