@@ -1,0 +1,87 @@
+using System.Collections;
+using System.Text;
+using Akka.Configuration;
+using ActorRelay.Protocol;
+using ActorRelay.Settings;
+
+namespace ActorRelay.Node;
+
+/// <summary>
+/// Builds the node's configuration. Precedence, lowest first: hocon/relay.conf (embedded defaults) &lt;
+/// the --config file &lt; environment (ACTORRELAY__KEY__SUB_KEY=value → relay.key.sub-key = "value") &lt;
+/// command-line options.
+/// </summary>
+internal static class NodeConfiguration
+{
+    public const string EnvironmentPrefix = "ACTORRELAY__";
+
+    public static Config Build(NodeOptions options, IDictionary? environment = null)
+    {
+        var config = RelaySettings.DefaultConfig();
+        if (options.ConfigFile is { } file)
+        {
+            if (!File.Exists(file)) throw new UsageException($"Configuration file not found: {file}");
+            try { config = ConfigurationFactory.ParseString(File.ReadAllText(file)).WithFallback(config); }
+            catch (Exception e) { throw new UsageException($"Invalid configuration file {file}: {e.Message}"); }
+        }
+        var env = FromEnvironment(environment ?? Environment.GetEnvironmentVariables());
+        if (env.Length > 0) config = Parse(env, "environment").WithFallback(config);
+        var cli = FromOptions(options);
+        if (cli.Length > 0) config = Parse(cli, "command line").WithFallback(config);
+        return config;
+    }
+
+    private static Config Parse(string hocon, string where)
+    {
+        try { return ConfigurationFactory.ParseString(hocon); }
+        catch (Exception e) { throw new UsageException($"Invalid setting in {where}: {e.Message}"); }
+    }
+
+    /// <summary>ACTORRELAY__IDLE_TIMEOUT=30s → relay.idle-timeout = "30s"; ACTORRELAY__PORTS__MIN=20000 → relay.ports.min = "20000".</summary>
+    public static string FromEnvironment(IDictionary environment)
+    {
+        var sb = new StringBuilder();
+        foreach (DictionaryEntry e in environment)
+        {
+            if (e.Key is not string key || !key.StartsWith(EnvironmentPrefix, StringComparison.Ordinal)) continue;
+            var path = string.Join('.', key[EnvironmentPrefix.Length..].Split("__").Select(p => p.ToLowerInvariant().Replace('_', '-')));
+            sb.Append("relay.").Append(path).Append(" = ").Append(Quote(e.Value?.ToString() ?? "")).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    private static string FromOptions(NodeOptions o)
+    {
+        var sb = new StringBuilder();
+        void Set(string key, string? value) { if (value is not null) sb.Append(key).Append(" = ").Append(Quote(value)).Append('\n'); }
+        Set("relay.bind-address", o.Bind);
+        Set("relay.advertise-address", o.Advertise);
+        Set("relay.transport", o.Transport);
+        Set("relay.latch.mode", o.Latch);
+        Set("relay.remote.hostname", o.RemoteHost);
+        Set("relay.remote.port", o.RemotePort?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return sb.ToString();
+    }
+
+    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    /// <summary>relay.channels from configuration.</summary>
+    public static IReadOnlyList<StartupChannel> DeclaredChannels(Config config)
+    {
+        var list = new List<StartupChannel>();
+        var value = config.GetValue("relay.channels");
+        if (value is null || value.IsEmpty) return list;
+        foreach (var item in value.GetArray())
+        {
+            var obj = item.GetObject() ?? throw new UsageException("relay.channels entries must be objects { id, left, right, latch }");
+            string? Field(string name) => obj.Items.TryGetValue(name, out var v) ? v.GetString() : null;
+            var left = Field("left") ?? throw new UsageException("relay.channels entry without left port");
+            var right = Field("right") ?? throw new UsageException("relay.channels entry without right port");
+            var leftPort = NodeCommandLine.ParsePort(left);
+            var rightPort = NodeCommandLine.ParsePort(right);
+            var latch = Field("latch") is { } l ? RelaySettings.ParseLatchMode(l) : (LatchMode?)null;
+            list.Add(new StartupChannel(Field("id") ?? $"{leftPort}:{rightPort}", leftPort, rightPort, latch));
+        }
+        return list;
+    }
+}
