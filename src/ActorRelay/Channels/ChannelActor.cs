@@ -326,7 +326,16 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         var notify = new HashSet<IActorRef>(_subscribers);
         foreach (var r in _closeRequesters) notify.Add(r);
         _node.Tell(new ChannelFinished(closed, notify));
-        Context.Stop(Self);
+        // Stop only once the node has published ChannelClosed, so watchers see it before Terminated.
+        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, CloseTimeout);
+        Become(() =>
+        {
+            Receive<ChannelFinishedAck>(_ => Context.Stop(Self));
+            Receive<CloseTimedOut>(_ => Context.Stop(Self));
+            Receive<GetChannel>(_ => Sender.Tell(final));
+            Receive<CloseChannel>(_ => Sender.Tell(closed));
+            ReceiveAny(_ => { });
+        });
     }
 
     // ---- snapshot ------------------------------------------------------------------------------

@@ -40,3 +40,9 @@ internal sealed record PortReplaced(Side Side, int Port);
 /// ports, then sends <see cref="Closed"/> to the subscribers and to whoever asked to close.
 /// </summary>
 internal sealed record ChannelFinished(ChannelClosed Closed, IReadOnlyCollection<IActorRef> Notify) : INoSerializationVerificationNeeded;
+
+/// <summary>Node → channel: ChannelClosed is published and the ports are released; the channel may stop.</summary>
+internal sealed record ChannelFinishedAck
+{
+    public static readonly ChannelFinishedAck Instance = new();
+}

@@ -275,6 +275,7 @@ public sealed class RelayNodeActor : ReceiveActor
             foreach (var n in f.Notify) n.Tell(f.Closed);
             foreach (var s in _subscribers) s.Tell(f.Closed);
         }
+        Sender.Tell(ChannelFinishedAck.Instance);
     }
 
     private void OnTerminated(Terminated t)
