@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace ActorRelay.EndToEnd.Tests;
+
+/// <summary>The built ActorRelay.Node run as a child process; stderr lines are collected for assertions.</summary>
+public sealed class NodeProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly BlockingCollection<string> _lines = new();
+    private readonly List<string> _all = new();
+
+    public NodeProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        psi.ArgumentList.Add(NodeDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
+        _process = new Process { StartInfo = psi };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is { } l) { lock (_all) _all.Add(l); _lines.Add(l); } };
+        _process.OutputDataReceived += (_, e) => { if (e.Data is { } l) { lock (_all) _all.Add(l); _lines.Add(l); } };
+        _process.Start();
+        _process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+    }
+
+    /// <summary>src/ActorRelay.Node/bin/&lt;same configuration as this test&gt;/net10.0/ActorRelay.Node.dll</summary>
+    public static string NodeDll
+    {
+        get
+        {
+            var here = new DirectoryInfo(AppContext.BaseDirectory); // tests/ActorRelay.EndToEnd.Tests/bin/<cfg>/<tfm>/
+            var tfm = here.Name;
+            var configuration = here.Parent!.Name;
+            var root = here.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
+            var dll = Path.Combine(root, "src", "ActorRelay.Node", "bin", configuration, tfm, "ActorRelay.Node.dll");
+            return File.Exists(dll) ? dll : throw new FileNotFoundException("build src/ActorRelay.Node first", dll);
+        }
+    }
+
+    public string Output { get { lock (_all) return string.Join('\n', _all); } }
+
+    /// <summary>Waits for a line matching <paramref name="match"/>; fails with the whole output otherwise.</summary>
+    public string WaitForLine(Func<string, bool> match, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_lines.TryTake(out var line, TimeSpan.FromMilliseconds(100)) && match(line)) return line;
+            if (_process.HasExited && _lines.Count == 0)
+                throw new Xunit.Sdk.XunitException($"node exited ({_process.ExitCode}) before the expected line:\n{Output}");
+        }
+        throw new Xunit.Sdk.XunitException($"expected line not seen within {timeout}:\n{Output}");
+    }
+
+    public int WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout)) throw new Xunit.Sdk.XunitException($"node still running after {timeout}:\n{Output}");
+        _process.WaitForExit(); // flush the output readers
+        return _process.ExitCode;
+    }
+
+    public void Terminate() => kill(_process.Id, 15);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) { try { _process.Kill(entireProcessTree: true); _process.WaitForExit(5000); } catch { } }
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Akka.Actor;
+using Akka.Configuration;
+using ActorRelay.Protocol;
+using Xunit;
+
+namespace ActorRelay.EndToEnd.Tests;
+
+/// <summary>The built node process, as a user runs it, in both transports.</summary>
+public sealed class NodeProcessSpecs
+{
+    private static readonly TimeSpan Start = TimeSpan.FromSeconds(30);
+    private static int _nextPort = 12000;
+
+    /// <summary>Two fixed ports below the ephemeral range, unique within this run.</summary>
+    private static (int Left, int Right) FreePair()
+    {
+        while (true)
+        {
+            var left = Interlocked.Add(ref _nextPort, 2) - 2;
+            if (Bindable(left) && Bindable(left + 1)) return (left, left + 1);
+        }
+    }
+
+    private static bool Bindable(int port)
+    {
+        try
+        {
+            using var s = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
+            s.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
+            return true;
+        }
+        catch (SocketException) { return false; }
+    }
+
+    private static Socket Client()
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 5000 };
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return s;
+    }
+
+    private static string Receive(Socket s)
+    {
+        var buffer = new byte[2048];
+        var n = s.Receive(buffer);
+        return System.Text.Encoding.ASCII.GetString(buffer, 0, n);
+    }
+
+    /// <summary>Latches both sides and relays one datagram each way.</summary>
+    private static void RelayBothWays(int left, int right)
+    {
+        using var a = Client();
+        using var b = Client();
+        var l = new IPEndPoint(IPAddress.Loopback, left);
+        var r = new IPEndPoint(IPAddress.Loopback, right);
+        a.SendTo("latch-a"u8, l);
+        // b keeps knocking until a hears it: a's latch happened in the node meanwhile (no sleep)
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        a.ReceiveTimeout = 200;
+        string? heard = null;
+        while (heard is null && DateTime.UtcNow < deadline)
+        {
+            b.SendTo("b-to-a"u8, r);
+            try { heard = Receive(a); } catch (SocketException) { }
+        }
+        Assert.Equal("b-to-a", heard);
+        a.SendTo("a-to-b"u8, l);
+        string got;
+        do { got = Receive(b); } while (got != "a-to-b");
+        Assert.Equal("a-to-b", got);
+    }
+
+    [Theory]
+    [InlineData("socket")]
+    [InlineData("akka-io")]
+    public void Relays_a_fixed_pair_and_exits_cleanly_on_sigterm(string transport)
+    {
+        var (left, right) = FreePair();
+        using var node = new NodeProcess([$"{left}:{right}", "--transport", transport, "--remote-port", "0"]);
+        node.WaitForLine(l => l == "All set.", Start);
+        RelayBothWays(left, right);
+        node.Terminate();
+        Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
+        Assert.Contains("Node drained", node.Output);
+        Assert.True(Bindable(left) && Bindable(right), "ports must be free after the node exits");
+    }
+
+    [Theory]
+    [InlineData("20000", "Usage: ")]
+    [InlineData("1:2:3", "Usage: ")]
+    [InlineData("abc:20001", "Invalid port number: abc")]
+    [InlineData("20000:70000", "Invalid port number: 70000")]
+    public void Bad_pairs_print_the_seeds_errors_and_exit_non_zero(string pair, string error)
+    {
+        using var node = new NodeProcess([pair]);
+        Assert.NotEqual(0, node.WaitForExit(Start));
+        Assert.Contains(error, node.Output);
+    }
+
+    [Fact]
+    public void A_port_in_use_fails_with_the_seeds_message()
+    {
+        var (left, right) = FreePair();
+        using var squatter = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
+        squatter.Bind(new IPEndPoint(IPAddress.IPv6Any, right));
+        using var node = new NodeProcess([$"{left}:{right}", "--remote-port", "0"]);
+        Assert.NotEqual(0, node.WaitForExit(Start));
+        Assert.Contains($"Failed to bind on port {right}", node.Output);
+        Assert.True(Bindable(left), "the other side's port must have been released");
+    }
+
+    [Fact]
+    public void Channels_declared_in_a_config_file_open_at_start_and_environment_overrides_apply()
+    {
+        var (left, right) = FreePair();
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, $"relay.channels = [ {{ id = \"lobby\", left = {left}, right = {right} }} ]\nrelay.latch.mode = follow\n");
+            using var node = new NodeProcess(["--config", file, "--remote-port", "0", "--log-level", "debug"],
+                new Dictionary<string, string> { ["ACTORRELAY__LATCH__MODE"] = "first" });
+            node.WaitForLine(l => l == "All set.", Start);
+            Assert.Contains("Channel lobby open", node.Output);
+            Assert.Contains("latch First", node.Output); // the environment beats the file
+            RelayBothWays(left, right);
+            node.Terminate();
+            Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
+        }
+        finally { File.Delete(file); }
+    }
+
+    [Fact]
+    public async Task A_supervisor_process_opens_and_closes_channels_over_akka_remote()
+    {
+        using var node = new NodeProcess(["--remote-port", "0"],
+            new Dictionary<string, string> { ["ACTORRELAY__PORTS__MIN"] = "13000", ["ACTORRELAY__PORTS__MAX"] = "13099" });
+        var line = node.WaitForLine(l => l.Contains("Supervisors reach this node at"), Start);
+        node.WaitForLine(l => l == "All set.", Start);
+        var path = Regex.Match(line, @"akka\.tcp://\S+/user/relay").Value;
+
+        using var supervisor = ActorSystem.Create("sip-server", ConfigurationFactory.ParseString(
+            "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }"));
+        try
+        {
+            var relay = await supervisor.ActorSelection(path).ResolveOne(TimeSpan.FromSeconds(10));
+            var opened = await relay.Ask<ChannelOpened>(new OpenChannel("call-42", SubscribeOpener: false), TimeSpan.FromSeconds(10));
+            Assert.InRange(opened.Left.Port, 13000, 13099);
+            RelayBothWays(opened.Left.Port, opened.Right.Port);
+            var closed = await relay.Ask<ChannelClosed>(new CloseChannel("call-42"), TimeSpan.FromSeconds(10));
+            Assert.Equal(CloseReason.Requested, closed.Reason);
+            Assert.True(closed.Final.Left.PacketsForwarded >= 1 && closed.Final.Right.PacketsForwarded >= 1);
+            var status = await relay.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(10));
+            Assert.Equal(status.PortsTotal, status.PortsFree);
+        }
+        finally
+        {
+            await supervisor.Terminate();
+        }
+        node.Terminate();
+        Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
+    }
+}
