@@ -41,15 +41,19 @@ public sealed class NodeProcess : IDisposable
 
     public string Output { get { lock (_all) return string.Join('\n', _all); } }
 
-    /// <summary>Waits for a line matching <paramref name="match"/>; fails with the whole output otherwise.</summary>
+    /// <summary>Waits for a line (seen before or arriving later) matching <paramref name="match"/>; fails with the whole output otherwise.</summary>
     public string WaitForLine(Func<string, bool> match, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            if (_lines.TryTake(out var line, TimeSpan.FromMilliseconds(100)) && match(line)) return line;
-            if (_process.HasExited && _lines.Count == 0)
+            lock (_all)
+            {
+                foreach (var seen in _all) if (match(seen)) return seen;
+            }
+            if (_process.HasExited && !_lines.TryTake(out _, TimeSpan.FromMilliseconds(200)))
                 throw new Xunit.Sdk.XunitException($"node exited ({_process.ExitCode}) before the expected line:\n{Output}");
+            _lines.TryTake(out _, TimeSpan.FromMilliseconds(100)); // wakes up when a new line arrives
         }
         throw new Xunit.Sdk.XunitException($"expected line not seen within {timeout}:\n{Output}");
     }

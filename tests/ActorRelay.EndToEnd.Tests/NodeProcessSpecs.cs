@@ -122,9 +122,9 @@ public sealed class NodeProcessSpecs
             File.WriteAllText(file, $"relay.channels = [ {{ id = \"lobby\", left = {left}, right = {right} }} ]\nrelay.latch.mode = follow\n");
             using var node = new NodeProcess(["--config", file, "--remote-port", "0", "--log-level", "debug"],
                 new Dictionary<string, string> { ["ACTORRELAY__LATCH__MODE"] = "first" });
+            var open = node.WaitForLine(l => l.Contains("Channel lobby open"), Start);
+            Assert.Contains("latch First", open); // the environment beats the file
             node.WaitForLine(l => l == "All set.", Start);
-            Assert.Contains("Channel lobby open", node.Output);
-            Assert.Contains("latch First", node.Output); // the environment beats the file
             RelayBothWays(left, right);
             node.Terminate();
             Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
