@@ -1,0 +1,72 @@
+using System.Net;
+using Akka.Configuration;
+using ActorRelay.Node;
+using ActorRelay.Protocol;
+using ActorRelay.Settings;
+using Xunit;
+
+namespace ActorRelay.Tests.Settings;
+
+public sealed class RelaySettingsTests
+{
+    private static RelaySettings With(string hocon) =>
+        RelaySettings.From(ConfigurationFactory.ParseString(hocon));
+
+    [Fact]
+    public void Defaults_come_from_hocon_relay_conf()
+    {
+        var s = RelaySettings.From(ConfigurationFactory.Empty);
+        Assert.Equal("relay", s.NodeName);
+        Assert.Equal(SideTransport.Socket, s.Transport);
+        Assert.Equal(IPAddress.IPv6Any, s.BindAddress);
+        Assert.Null(s.AdvertiseAddress);
+        Assert.Equal((10000, 31999), (s.PortMin, s.PortMax));
+        Assert.True(s.PortMax < 32768, "the pool must stay below the kernel's ephemeral range");
+        Assert.Equal(8, s.BindAttempts);
+        Assert.Equal(1500, s.MaxDatagram);
+        Assert.Equal(TimeSpan.FromSeconds(60), s.IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), s.SetupTimeout);
+        Assert.Equal(TimeSpan.Zero, s.MaxLifetime);
+        Assert.Equal(LatchMode.First, s.LatchMode);
+        Assert.Equal(1501, s.AkkaIoConfig().GetInt("akka.io.udp.disabled-buffer-pool.buffer-size"));
+    }
+
+    [Fact]
+    public void Values_are_read_with_their_units()
+    {
+        var s = With("relay { transport = akka-io, bind-address = \"127.0.0.1\", advertise-address = \"203.0.113.9\", idle-timeout = 2m, max-lifetime = 1h, latch.mode = follow, max-datagram = 65507 }");
+        Assert.Equal(SideTransport.AkkaIo, s.Transport);
+        Assert.Equal(IPAddress.Loopback, s.BindAddress);
+        Assert.Equal(IPAddress.Parse("203.0.113.9"), s.AdvertiseAddress);
+        Assert.Equal(TimeSpan.FromMinutes(2), s.IdleTimeout);
+        Assert.Equal(TimeSpan.FromHours(1), s.MaxLifetime);
+        Assert.Equal(LatchMode.Follow, s.LatchMode);
+        Assert.Equal(65508, s.AkkaIoConfig().GetInt("akka.io.udp.disabled-buffer-pool.buffer-size"));
+    }
+
+    [Theory]
+    [InlineData("relay.transport = carrier-pigeon", "relay.transport")]
+    [InlineData("relay.bind-address = \"not-an-ip\"", "relay.bind-address")]
+    [InlineData("relay.ports { min = 0, max = 10 }", "relay.ports")]
+    [InlineData("relay.ports { min = 30000, max = 20000 }", "relay.ports")]
+    [InlineData("relay.max-datagram = 65508", "relay.max-datagram")]
+    [InlineData("relay.max-datagram = 0", "relay.max-datagram")]
+    [InlineData("relay.latch.mode = sometimes", "relay.latch.mode")]
+    [InlineData("relay.ports.bind-attempts = 0", "bind-attempts")]
+    [InlineData("relay.stats-interval = 0", "stats-interval")]
+    public void Invalid_values_fail_fast_naming_the_key(string hocon, string key)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => With(hocon));
+        Assert.Contains(key, e.Message);
+    }
+
+    [Fact]
+    public void Capacity_is_two_sockets_per_channel_within_the_open_file_limit_and_the_pool()
+    {
+        var s = RelaySettings.From(ConfigurationFactory.Empty);
+        Assert.Equal((20000 - 512) / 2, NodeCapacity.Of(s, openFileLimit: 20000));
+        Assert.Equal(11000, NodeCapacity.Of(s, openFileLimit: 1_000_000)); // 22,000 pool ports
+        Assert.Equal(100, NodeCapacity.Of(s with { MaxChannels = 100 }, openFileLimit: 20000));
+        Assert.Equal(0, NodeCapacity.Of(s, openFileLimit: 100));
+    }
+}
