@@ -124,7 +124,11 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         });
         Receive<BindTimedOut>(_ => FailOpen(RejectReason.BindFailed, $"sides not bound within {BindTimeout.TotalSeconds}s"));
         Receive<Terminated>(t => IsSide(t.ActorRef), t =>
-            FailOpen(RejectReason.BindFailed, $"{SideOf(t.ActorRef)} side failed while binding"));
+        {
+            var slot = Slot(SideOf(t.ActorRef));
+            slot.Closed = true;
+            FailOpen(RejectReason.BindFailed, $"{slot.Side} side failed while binding");
+        });
         // Commands for an open channel wait until it is open (binding takes milliseconds).
         Receive<CloseChannel>(_ => Stash.Stash());
         Receive<CloseForShutdown>(_ => Stash.Stash());
@@ -179,7 +183,12 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         Receive<CheckDeadlines>(_ => CheckDeadlinesNow());
         Receive<SideRecovered>(r => _log.Warning("Channel {Channel} side {Side} recovered its port: {Why}", _spec.ChannelId, r.Side, r.Why));
         Receive<SideFailed>(f => BeginClose(CloseReason.SideFailed, $"{f.Side} side failed: {f.Why}"));
-        Receive<Terminated>(t => IsSide(t.ActorRef), t => BeginClose(CloseReason.SideFailed, $"{SideOf(t.ActorRef)} side failed"));
+        Receive<Terminated>(t => IsSide(t.ActorRef), t =>
+        {
+            var slot = Slot(SideOf(t.ActorRef));
+            slot.Closed = true; // stopped: its PostStop freed the port, no CloseSide confirmation will come
+            BeginClose(CloseReason.SideFailed, $"{slot.Side} side failed");
+        });
         Receive<CloseChannel>(_ => { _closeRequesters.Add(Sender); BeginClose(CloseReason.Requested, "closed by request"); });
         Receive<CloseForShutdown>(_ => BeginClose(CloseReason.NodeStopping, "the node is stopping"));
         Receive<GetChannel>(_ => Sender.Tell(Snapshot()));
@@ -287,7 +296,7 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         foreach (var slot in new[] { _left, _right })
         {
             if (slot.Actor is null) slot.Closed = true;
-            else slot.Actor.Tell(CloseSide.Instance);
+            else if (!slot.Closed) slot.Actor.Tell(CloseSide.Instance);
         }
         Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, CloseTimeout);
         Become(Closing);

@@ -41,17 +41,21 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public AkkaIoSideActor(SideSpec spec, IActorRef channel)
+    private readonly IActorRef _udpManager;
+
+    /// <param name="udpManager">The Akka.IO UDP manager; tests pass a probe that stands in for it and for the listener.</param>
+    public AkkaIoSideActor(SideSpec spec, IActorRef channel, IActorRef? udpManager = null)
     {
         _spec = spec;
         _channel = channel;
+        _udpManager = udpManager ?? Udp.Instance.Apply(Context.System).Manager;
         _sockets = new TrackingSocketCreator();
         _path = new Path(spec, channel, Self);
         Binding();
     }
 
-    public static Props Props(SideSpec spec, IActorRef channel) =>
-        Akka.Actor.Props.Create(() => new AkkaIoSideActor(spec, channel));
+    public static Props Props(SideSpec spec, IActorRef channel, IActorRef? udpManager = null) =>
+        Akka.Actor.Props.Create(() => new AkkaIoSideActor(spec, channel, udpManager));
 
     protected override void PreStart() => SendBind(_spec.Bind);
 
@@ -59,7 +63,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     {
         var options = new List<Inet.SocketOption> { _sockets };
         if (_spec.ReceiveBuffer > 0) options.Add(new Inet.SO.ReceiveBufferSize(_spec.ReceiveBuffer));
-        Udp.Instance.Apply(Context.System).Manager.Tell(new Udp.Bind(Self, at, options));
+        _udpManager.Tell(new Udp.Bind(Self, at, options));
     }
 
     // ---- states -----------------------------------------------------------------------------
@@ -145,7 +149,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     private void SendOut(SiblingPayload p)
     {
         // Validate before Udp.Send: one failed SendTo restarts the listener and costs the port (trap 2).
-        var family = _sockets.Current?.AddressFamily ?? AddressFamily.Unknown;
+        var family = _local?.AddressFamily ?? AddressFamily.Unknown;
         var ok = p.Target.Port is > 0 and <= 65535 &&
                  (family == AddressFamily.InterNetworkV6 ||
                   (family == AddressFamily.InterNetwork && (p.Target.AddressFamily == AddressFamily.InterNetwork || p.Target.Address.IsIPv4MappedToIPv6)));
@@ -242,13 +246,11 @@ internal sealed class TrackingSocketCreator : Inet.DatagramChannelCreator
 {
     private readonly List<Socket> _created = new();
 
-    public Socket? Current { get; private set; }
-
     public override Socket Create(AddressFamily addressFamily)
     {
         var s = new Socket(addressFamily, SocketType.Dgram, ProtocolType.Udp);
         if (addressFamily == AddressFamily.InterNetworkV6) s.DualMode = true;
-        lock (_created) { _created.Add(s); Current = s; }
+        lock (_created) _created.Add(s);
         return s;
     }
 

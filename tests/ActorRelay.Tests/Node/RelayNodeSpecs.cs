@@ -270,6 +270,31 @@ public abstract class RelayNodeSpecs : TestKit
     }
 
     [Fact]
+    public async Task A_failed_side_closes_its_channel_with_a_reason_and_frees_both_ports()
+    {
+        var ch = await OpenAsync("fragile");
+        var side = await Sys.ActorSelection("/user/relay/channel-*/left-*").ResolveOne(Wait);
+        side.Tell(Kill.Instance); // the side throws ActorKilledException: the channel stops it
+        var closed = await FishForMessageAsync<ChannelClosed>(_ => true, Wait);
+        Assert.Equal(CloseReason.SideFailed, closed.Reason);
+        await AwaitAssertAsync(async () =>
+        {
+            var status = await Node.Ask<NodeStatus>(GetNodeStatus.Instance, Wait);
+            Assert.Equal(status.PortsTotal, status.PortsFree);
+            Assert.Equal(1, status.ClosedByReason[CloseReason.SideFailed]);
+            // and the operating system agrees: both ports can be bound again
+            foreach (var port in new[] { ch.Left.Port, ch.Right.Port })
+            {
+                using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork,
+                    System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+                s.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            }
+        }, Wait);
+        // the node carries on
+        await OpenAsync("after");
+    }
+
+    [Fact]
     public async Task Node_wide_subscriber_sees_every_channel_and_drain_frees_every_port()
     {
         var watcher = CreateTestProbe();
