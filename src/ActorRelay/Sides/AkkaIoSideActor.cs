@@ -49,7 +49,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
         _spec = spec;
         _channel = channel;
         _udpManager = udpManager ?? Udp.Instance.Apply(Context.System).Manager;
-        _sockets = new TrackingSocketCreator();
+        _sockets = UdpSocketReaper.NewSocketCreator(Context.System);
         _path = new Path(spec, channel, Self);
         Binding();
     }
@@ -207,17 +207,19 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
 
     private void FinishClose()
     {
-        _sockets.DisposeAll(); // after Unbound this is a no-op; after a timeout it frees the port
+        _sockets.Retire(); // after Unbound this closes nothing; after a timeout it frees the port
         _closeRequester?.Tell(new SideClosed(_spec.Side));
         Context.Stop(Self);
     }
 
     protected override void PostStop()
     {
-        // Last resort (the channel stopped us): ask the listener to unbind; our sockets are closed only
-        // when no listener can still be using them.
-        if (_listener is not null && _closeRequester is null) _listener.Tell(Udp.Unbind.Instance);
-        else _sockets.DisposeAll();
+        // Stopped without the orderly close (the channel stopped us, or the system is terminating): the
+        // listener still holds a socket and will not close it (death pact). The reaper unbinds it and
+        // closes our sockets once the listener is gone.
+        if (_listener is not null && _closeRequester is null)
+            UdpSocketReaper.For(Context.System).Tell(new UdpSocketReaper.Reap(_listener, _sockets));
+        else _sockets.Retire();
     }
 
     private sealed record UnbindTimedOut
@@ -242,7 +244,8 @@ internal sealed record SideFailed(Side Side, string Why);
 /// Creates the Akka.IO listener's socket for us (dual-stack for IPv6) and remembers it, so the side can
 /// close a socket the listener leaked.
 /// </summary>
-internal sealed class TrackingSocketCreator : Inet.DatagramChannelCreator
+internal sealed class TrackingSocketCreator(System.Collections.Concurrent.ConcurrentDictionary<TrackingSocketCreator, byte>? live = null)
+    : Inet.DatagramChannelCreator
 {
     private readonly List<Socket> _created = new();
 
@@ -254,6 +257,7 @@ internal sealed class TrackingSocketCreator : Inet.DatagramChannelCreator
         return s;
     }
 
+    /// <summary>Closes every socket created so far (idempotent). A later re-bind may create more.</summary>
     public void DisposeAll()
     {
         lock (_created)
@@ -261,5 +265,12 @@ internal sealed class TrackingSocketCreator : Inet.DatagramChannelCreator
             foreach (var s in _created) s.Dispose();
             _created.Clear();
         }
+    }
+
+    /// <summary>The side is gone for good: close everything and stop tracking.</summary>
+    public void Retire()
+    {
+        DisposeAll();
+        live?.TryRemove(this, out _);
     }
 }

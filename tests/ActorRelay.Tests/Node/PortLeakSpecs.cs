@@ -15,6 +15,7 @@ namespace ActorRelay.Tests.Node;
 /// Thousands of open/close cycles through the protocol leave the pool full and no socket behind:
 /// counted by the node, by this process's file descriptors and by the kernel's UDP table.
 /// </summary>
+[Collection(SocketCounting.Name)]
 public abstract class PortLeakSpecs : TestKit
 {
     private readonly (int Min, int Max) _ports = TestPorts.Block(100);
@@ -87,3 +88,10 @@ public abstract class PortLeakSpecs : TestKit
 public sealed class SocketPortLeakSpecs(ITestOutputHelper output) : PortLeakSpecs("socket", 10_000, output);
 
 public sealed class AkkaIoPortLeakSpecs(ITestOutputHelper output) : PortLeakSpecs("akka-io", 10_000, output);
+
+/// <summary>Specs that count this process's sockets run alone: other specs' sockets would blur the count.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SocketCounting
+{
+    public const string Name = "socket-counting";
+}
