@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using ActorRelay.Protocol;
+using ActorRelay.Latching;
 using ActorRelay.Node;
 using ActorRelay.Sides;
 
@@ -70,7 +71,8 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
 
     private void Spawn(SideSlot slot)
     {
-        var spec = new SideSpec(_spec.ChannelId, slot.Side, slot.Bind, _spec.LatchMode, _spec.Settings.MaxDatagram,
+        var spec = new SideSpec(_spec.ChannelId, slot.Side, slot.Bind, slot.Side == Side.Left ? _spec.LeftPolicy : _spec.RightPolicy,
+            _spec.Settings.MaxDatagram,
             _spec.Settings.SocketReceiveBuffer, _spec.Settings.SocketSendBuffer, _spec.Clock);
         slot.Actor = Context.ActorOf(SideProps.For(_spec.Settings.Transport, spec, Self),
             $"{slot.Side.ToString().ToLowerInvariant()}-{++slot.Generation}");
@@ -95,7 +97,7 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             _state = ChannelState.Open;
             var opened = new ChannelOpened(_spec.ChannelId, _left.Advertised(), _right.Advertised(), Self);
             _log.Info("Channel {Channel} open: left {Left}, right {Right}, latch {Latch}",
-                _spec.ChannelId, opened.Left, opened.Right, _spec.LatchMode);
+                _spec.ChannelId, opened.Left, opened.Right, _spec.LeftPolicy.Mode);
             _node.Tell(new ChannelReady(opened));
             ScheduleDeadlineCheck();
             Become(Open);
@@ -133,6 +135,7 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         Receive<CloseChannel>(_ => Stash.Stash());
         Receive<CloseForShutdown>(_ => Stash.Stash());
         Receive<GetChannel>(_ => Stash.Stash());
+        Receive<ResignalSide>(_ => Stash.Stash());
         // An akka-io side may latch or drop before its sibling is bound: handle that once open.
         Receive<SideLatchChanged>(_ => Stash.Stash());
         Receive<DropsPending>(_ => Stash.Stash());
@@ -192,6 +195,19 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         Receive<CloseChannel>(_ => { _closeRequesters.Add(Sender); BeginClose(CloseReason.Requested, "closed by request"); });
         Receive<CloseForShutdown>(_ => BeginClose(CloseReason.NodeStopping, "the node is stopping"));
         Receive<GetChannel>(_ => Sender.Tell(Snapshot()));
+        Receive<ResignalSide>(r =>
+        {
+            SourceFilter? expected = null;
+            if (r.ExpectedSource is not null && !SourceFilter.TryParse(r.ExpectedSource, out expected, out var error))
+            {
+                Sender.Tell(new CommandRejected(nameof(ResignalSide), RejectReason.InvalidRequest, error));
+                return;
+            }
+            Slot(r.Side).Path!.Latch.Resignal(_spec.Clock.NowMs, expected);
+            _log.Info("Channel {Channel} side {Side} re-signalled; expected source {Expected}", _spec.ChannelId, r.Side,
+                (object?)expected ?? "unchanged");
+            Sender.Tell(new SideResignalled(_spec.ChannelId, r.Side));
+        });
         Subscriptions();
     }
 
@@ -320,6 +336,7 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             else _closeRequesters.Add(Sender);
         });
         Receive<GetChannel>(_ => Sender.Tell(Snapshot()));
+        Receive<ResignalSide>(_ => Sender.Tell(new ChannelNotFound(_spec.ChannelId)));
         Receive<PortReplaced>(_ => { });
         ReceiveAny(_ => { });
     }
@@ -349,7 +366,7 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
 
     // ---- snapshot ------------------------------------------------------------------------------
 
-    private ChannelSnapshot Snapshot() => new(_spec.ChannelId, _state, _spec.LatchMode, _openedAt,
+    private ChannelSnapshot Snapshot() => new(_spec.ChannelId, _state, _spec.LeftPolicy.Mode, _openedAt,
         SideSnapshotOf(_left), SideSnapshotOf(_right));
 
     private SideSnapshot SideSnapshotOf(SideSlot slot)

@@ -1,5 +1,6 @@
 using System.Net;
 using Akka.Actor;
+using ActorRelay.Latching;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
 
@@ -16,7 +17,8 @@ internal sealed record ChannelSpec(
     bool RightPortFromPool,
     IPAddress? LeftAdvertise,
     IPAddress? RightAdvertise,
-    LatchMode LatchMode,
+    LatchPolicy LeftPolicy,
+    LatchPolicy RightPolicy,
     TimeSpan IdleTimeout,
     TimeSpan SetupTimeout,
     TimeSpan MaxLifetime,

@@ -15,6 +15,12 @@ public enum LatchVerdict : byte
     DropInvalidSource,
     /// <summary>Drop: not the latched source and the policy does not follow it.</summary>
     DropForeignSource,
+    /// <summary>Drop: the source does not match the side's expected source.</summary>
+    DropUnexpectedSource,
+    /// <summary>Drop (mode Rtp): not RTP/RTCP and not from the latched source.</summary>
+    DropNotRtp,
+    /// <summary>Drop (mode Rtp): the source has not yet sent enough consecutive packets of one SSRC.</summary>
+    DropProbation,
 }
 
 public static class LatchVerdicts
@@ -26,44 +32,161 @@ public static class LatchVerdicts
     {
         LatchVerdict.DropInvalidSource => DropReason.InvalidSource,
         LatchVerdict.DropForeignSource => DropReason.ForeignSource,
+        LatchVerdict.DropUnexpectedSource => DropReason.UnexpectedSource,
+        LatchVerdict.DropNotRtp => DropReason.NotRtp,
+        LatchVerdict.DropProbation => DropReason.Probation,
         _ => throw new ArgumentOutOfRangeException(nameof(v), v, "not a drop"),
     };
 }
 
 /// <summary>
-/// The latch of one side: a pure, deterministic, single-threaded policy. The data path (either
-/// transport) calls <see cref="Offer"/> for every datagram and acts on the verdict; nothing here
-/// allocates. Time is passed in, never read.
+/// The latch of one side: a pure, deterministic policy (time is passed in, never read), used by both
+/// transports for every datagram; nothing here allocates. Single-threaded: only the side's receive path
+/// calls <see cref="Offer"/>; a re-signal from another thread is handed over through <see cref="Resignal"/>
+/// and applied at the next datagram.
+/// <para>Semantics (docs/latching.md has the full table):</para>
+/// <list type="bullet">
+/// <item>Never latches to an invalid source, nor (when set) to a source outside the expected one.</item>
+/// <item>first: the first valid source latches; later sources are dropped, except that after a re-signal,
+///   inside the learning window, the first new source moves the latch once.</item>
+/// <item>rtp: only RTP latches, after <c>Probation</c> consecutive in-sequence packets of one SSRC from one
+///   source. Once latched, a new source takes over only with the latched SSRC and a sequence number at most
+///   <c>MaxSequenceJump</c> ahead of the highest seen (a NAT rebind; stale packets from the old source are
+///   behind and never swing it back), or after a re-signal inside the window by passing probation.</item>
+/// <item>follow: every new source re-latches (the seed's behaviour; unsafe).</item>
+/// </list>
 /// </summary>
 public sealed class SideLatch
 {
+    private readonly LatchPolicy _policy;
+    private readonly long _windowMs;
+    private SourceFilter? _expected;
+    private long _windowEndsMs;
+    private bool _relearn;              // a re-signal opened a window in which the latch may move once
     private PacketSource _current;
+    private uint _ssrc;
+    private ushort _highestSeq;
+    private bool _haveSeq;
+    // probation candidate (mode rtp)
+    private PacketSource _candidate;
+    private uint _candidateSsrc;
+    private ushort _candidateSeq;
+    private int _candidateCount;
+    private volatile PendingResignal? _pending;
 
-    public SideLatch(LatchMode mode) => Mode = mode;
+    public SideLatch(LatchPolicy policy, long openedMs)
+    {
+        _policy = policy;
+        _expected = policy.Expected;
+        _windowMs = (long)policy.LearningWindow.TotalMilliseconds;
+        _windowEndsMs = openedMs + _windowMs;
+    }
 
-    public LatchMode Mode { get; }
+    public SideLatch(LatchMode mode) : this(LatchPolicy.Default with { Mode = mode }, 0) { }
+
+    public LatchMode Mode => _policy.Mode;
     public bool IsLatched { get; private set; }
-
     /// <summary>The latched source; meaningful only when <see cref="IsLatched"/>.</summary>
     public PacketSource Current => _current;
+    public SourceFilter? Expected => _pending?.Expected ?? _expected;
+
+    /// <summary>
+    /// The supervisor re-signalled this side (a re-INVITE): reopen learning for the window from <paramref name="nowMs"/>,
+    /// and replace the expected source when one is given. Safe to call from any thread.
+    /// </summary>
+    public void Resignal(long nowMs, SourceFilter? expected) => _pending = new PendingResignal(nowMs, expected);
 
     public LatchVerdict Offer(in PacketSource source, ReadOnlySpan<byte> datagram, long nowMs)
     {
+        if (_pending is { } p) Apply(p);
         if (!source.IsValidPeer) return LatchVerdict.DropInvalidSource;
-        if (!IsLatched)
+
+        if (IsLatched && source == _current)
         {
-            _current = source;
-            IsLatched = true;
-            return LatchVerdict.Latched;
+            if (_policy.Mode == LatchMode.Rtp) Track(datagram);
+            return LatchVerdict.Accept;
         }
-        if (source == _current) return LatchVerdict.Accept;
-        switch (Mode)
+        if (_expected is { } e && !e.Matches(source)) return LatchVerdict.DropUnexpectedSource;
+
+        var inWindow = nowMs < _windowEndsMs;
+        switch (_policy.Mode)
         {
             case LatchMode.Follow:
-                _current = source;
-                return LatchVerdict.Moved;
-            default:
+                return Take(source, 0, 0, false);
+
+            case LatchMode.First:
+                if (!IsLatched) return Take(source, 0, 0, false);
+                if (_relearn && inWindow) return Take(source, 0, 0, false);
                 return LatchVerdict.DropForeignSource;
+
+            default: // Rtp
+                var kind = RtpHeader.Classify(datagram, out var ssrc, out var seq);
+                if (kind == RtpKind.NotRtp) return LatchVerdict.DropNotRtp;
+                if (IsLatched && kind == RtpKind.Rtp && ssrc == _ssrc && _haveSeq)
+                {
+                    var ahead = RtpHeader.Ahead(seq, _highestSeq);
+                    if (ahead >= 1 && ahead <= _policy.MaxSequenceJump) return Take(source, ssrc, seq, true);
+                }
+                if (IsLatched && !(_relearn && inWindow)) return LatchVerdict.DropForeignSource;
+                if (kind != RtpKind.Rtp) return LatchVerdict.DropProbation; // RTCP carries no sequence to prove itself
+                return Probation(source, ssrc, seq);
         }
     }
+
+    private LatchVerdict Probation(in PacketSource source, uint ssrc, ushort seq)
+    {
+        if (_candidateCount > 0 && source == _candidate && ssrc == _candidateSsrc && seq == (ushort)(_candidateSeq + 1))
+            _candidateCount++;
+        else
+        {
+            _candidate = source;
+            _candidateSsrc = ssrc;
+            _candidateCount = 1;
+        }
+        _candidateSeq = seq;
+        if (_candidateCount < Math.Max(1, _policy.Probation)) return LatchVerdict.DropProbation;
+        _candidateCount = 0;
+        return Take(source, ssrc, seq, true);
+    }
+
+    private LatchVerdict Take(in PacketSource source, uint ssrc, ushort seq, bool hasSeq)
+    {
+        var verdict = IsLatched ? LatchVerdict.Moved : LatchVerdict.Latched;
+        _current = source;
+        IsLatched = true;
+        _relearn = false; // a re-signal moves the latch at most once
+        if (hasSeq)
+        {
+            _ssrc = ssrc;
+            _highestSeq = seq;
+            _haveSeq = true;
+        }
+        return verdict;
+    }
+
+    /// <summary>From the latched source: follow its SSRC and highest sequence number (a new SSRC from it is adopted).</summary>
+    private void Track(ReadOnlySpan<byte> datagram)
+    {
+        if (RtpHeader.Classify(datagram, out var ssrc, out var seq) != RtpKind.Rtp) return;
+        if (!_haveSeq || ssrc != _ssrc)
+        {
+            _ssrc = ssrc;
+            _highestSeq = seq;
+            _haveSeq = true;
+            return;
+        }
+        var ahead = RtpHeader.Ahead(seq, _highestSeq);
+        if (ahead is >= 1 and < 32768) _highestSeq = seq;
+    }
+
+    private void Apply(PendingResignal p)
+    {
+        _pending = null;
+        _windowEndsMs = p.AtMs + _windowMs;
+        if (p.Expected is not null) _expected = p.Expected;
+        _relearn = true;
+        _candidateCount = 0;
+    }
+
+    private sealed record PendingResignal(long AtMs, SourceFilter? Expected);
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using ActorRelay.Channels;
+using ActorRelay.Latching;
 using ActorRelay.Ports;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
@@ -78,6 +79,7 @@ public sealed class RelayNodeActor : ReceiveActor
     {
         Receive<CloseChannel>(c => WithChannel(c.ChannelId, "CloseChannel", r => r.Actor.Forward(c)));
         Receive<GetChannel>(g => WithChannel(g.ChannelId, "GetChannel", r => r.Actor.Forward(g)));
+        Receive<ResignalSide>(r => WithChannel(r.ChannelId, "ResignalSide", c => c.Actor.Forward(r)));
         Receive<ListChannels>(_ => Sender.Tell(new ChannelList(_channels.Values
             .Where(r => r.Opened is not null)
             .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor))
@@ -158,6 +160,8 @@ public sealed class RelayNodeActor : ReceiveActor
         }
 
         var options = o.Options ?? new ChannelOptions();
+        var policy = new LatchPolicy(options.LatchMode ?? _settings.LatchMode, options.LearningWindow ?? _settings.LearningWindow,
+            options.Probation ?? _settings.Probation, _settings.MaxSequenceJump);
         var leftBind = BindAddress(o.Left);
         var rightBind = BindAddress(o.Right);
         var spec = new ChannelSpec(
@@ -168,7 +172,8 @@ public sealed class RelayNodeActor : ReceiveActor
             o.Right?.Port is null,
             o.Left?.BindAddress is not null ? leftBind : _settings.AdvertiseAddress,
             o.Right?.BindAddress is not null ? rightBind : _settings.AdvertiseAddress,
-            options.LatchMode ?? _settings.LatchMode,
+            policy with { Expected = Expected(o.Left) },
+            policy with { Expected = Expected(o.Right) },
             options.IdleTimeout ?? _settings.IdleTimeout,
             options.SetupTimeout ?? _settings.SetupTimeout,
             options.MaxLifetime ?? _settings.MaxLifetime,
@@ -195,13 +200,17 @@ public sealed class RelayNodeActor : ReceiveActor
                 return (RejectReason.PortOutOfRange, $"Invalid port number: {p} ({name}; must be 1..65535)");
             if (side?.BindAddress is { } a && !IPAddress.TryParse(a.Trim('[', ']'), out _))
                 return (RejectReason.InvalidRequest, $"{name} bind address is not an IP address: \"{a}\"");
+            if (side?.ExpectedSource is { } x && !SourceFilter.TryParse(x, out _, out var why))
+                return (RejectReason.InvalidRequest, $"{name} expected source: {why}");
         }
         var opt = o.Options;
         if (opt is not null)
         {
             if (opt.LatchMode is { } m && !Enum.IsDefined(m)) return (RejectReason.InvalidRequest, $"unknown latch mode {m}");
-            if (opt.IdleTimeout < TimeSpan.Zero || opt.SetupTimeout < TimeSpan.Zero || opt.MaxLifetime < TimeSpan.Zero)
+            if (opt.IdleTimeout < TimeSpan.Zero || opt.SetupTimeout < TimeSpan.Zero || opt.MaxLifetime < TimeSpan.Zero ||
+                opt.LearningWindow < TimeSpan.Zero)
                 return (RejectReason.InvalidRequest, "timeouts must be >= 0");
+            if (opt.Probation is < 1 or > 64) return (RejectReason.InvalidRequest, "probation must be in 1..64");
         }
         return null;
     }
@@ -220,6 +229,9 @@ public sealed class RelayNodeActor : ReceiveActor
         error = (RejectReason.PortsExhausted, $"no free port left in {_settings.PortMin}-{_settings.PortMax}");
         return false;
     }
+
+    private static SourceFilter? Expected(SideRequest? side) =>
+        side?.ExpectedSource is { } text && SourceFilter.TryParse(text, out var f, out _) ? f : null;
 
     private IPAddress BindAddress(SideRequest? side)
     {

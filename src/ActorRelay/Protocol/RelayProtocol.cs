@@ -23,6 +23,11 @@ public enum LatchMode
     First,
     /// <summary>The seed script's behaviour: every packet re-latches. Unsafe (RTP Bleed): trusted networks only.</summary>
     Follow,
+    /// <summary>
+    /// RTP-aware, for RTP channels: only RTP latches, after a probation of consecutive in-sequence packets of one
+    /// SSRC; a new source is followed only with the latched SSRC and a plausible sequence continuation (NAT rebind).
+    /// </summary>
+    Rtp,
 }
 
 /// <summary>An address and UDP port, as text so it serialises anywhere. Address is an IPv4 or IPv6 literal.</summary>
@@ -36,15 +41,21 @@ public sealed record RelayEndpoint(string Address, int Port)
     public override string ToString() => Address.Contains(':') ? $"[{Address}]:{Port}" : $"{Address}:{Port}";
 }
 
-/// <summary>What a request asks of one side. Port null = allocate from the pool; BindAddress null = node default.</summary>
-public sealed record SideRequest(int? Port = null, string? BindAddress = null);
+/// <summary>
+/// What a request asks of one side. Port null = allocate from the pool; BindAddress null = node default;
+/// ExpectedSource (e.g. from the SDP: "198.51.100.7", "198.51.100.0/24", "198.51.100.7:4000", "[2001:db8::1]:4000"):
+/// only a matching source may latch this side.
+/// </summary>
+public sealed record SideRequest(int? Port = null, string? BindAddress = null, string? ExpectedSource = null);
 
 /// <summary>Per-channel overrides of the node's defaults; null = use the node's configuration.</summary>
 public sealed record ChannelOptions(
     LatchMode? LatchMode = null,
     TimeSpan? IdleTimeout = null,
     TimeSpan? SetupTimeout = null,
-    TimeSpan? MaxLifetime = null);
+    TimeSpan? MaxLifetime = null,
+    TimeSpan? LearningWindow = null,
+    int? Probation = null);
 
 // ---- open -------------------------------------------------------------------------------------
 
@@ -106,6 +117,15 @@ public sealed record GetNodeStatus : IRelayCommand
     public static readonly GetNodeStatus Instance = new();
 }
 
+/// <summary>
+/// The supervisor re-signalled one side (a re-INVITE, a new SDP): the side may learn a new source again for the
+/// learning window, and ExpectedSource, when given, replaces the expected source. Reply: <see cref="SideResignalled"/>,
+/// <see cref="ChannelNotFound"/> or <see cref="CommandRejected"/> (bad expected source).
+/// </summary>
+public sealed record ResignalSide(string ChannelId, Side Side, string? ExpectedSource = null) : IRelayCommand;
+
+public sealed record SideResignalled(string ChannelId, Side Side);
+
 /// <summary>The id names no open channel.</summary>
 public sealed record ChannelNotFound(string ChannelId);
 
@@ -126,6 +146,12 @@ public enum DropReason
     Oversize,
     /// <summary>The operating system refused to send it on (buffer full, unreachable).</summary>
     SendFailed,
+    /// <summary>From a source that does not match the side's expected source.</summary>
+    UnexpectedSource,
+    /// <summary>Mode rtp: not RTP/RTCP, from a source other than the latched one.</summary>
+    NotRtp,
+    /// <summary>Mode rtp: from a source still in probation (not yet enough consecutive packets of one SSRC).</summary>
+    Probation,
 }
 
 public sealed record SideSnapshot(

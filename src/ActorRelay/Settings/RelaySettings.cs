@@ -31,6 +31,9 @@ public sealed record RelaySettings
     public TimeSpan MaxLifetime { get; init; } = TimeSpan.Zero;
     public TimeSpan StatsInterval { get; init; } = TimeSpan.FromSeconds(1);
     public LatchMode LatchMode { get; init; } = LatchMode.First;
+    public TimeSpan LearningWindow { get; init; } = TimeSpan.FromSeconds(3);
+    public int Probation { get; init; } = 4;
+    public int MaxSequenceJump { get; init; } = 536;
 
     public const int MaxUdpPayload = 65507;
 
@@ -67,6 +70,9 @@ public sealed record RelaySettings
             MaxLifetime = ParseDuration(c, "max-lifetime"),
             StatsInterval = ParseDuration(c, "stats-interval"),
             LatchMode = ParseLatchMode(c.GetString("latch.mode")),
+            LearningWindow = ParseDuration(c, "latch.learning-window"),
+            Probation = c.GetInt("latch.probation"),
+            MaxSequenceJump = c.GetInt("latch.max-sequence-jump"),
         };
         s.Validate();
         return s;
@@ -87,6 +93,10 @@ public sealed record RelaySettings
         if (IdleTimeout < TimeSpan.Zero || SetupTimeout < TimeSpan.Zero || MaxLifetime < TimeSpan.Zero)
             throw new ConfigurationException("relay timeouts must be >= 0");
         if (StatsInterval <= TimeSpan.Zero) throw new ConfigurationException("relay.stats-interval must be > 0");
+        if (LearningWindow < TimeSpan.Zero) throw new ConfigurationException("relay.latch.learning-window must be >= 0");
+        if (Probation < 1 || Probation > 64) throw new ConfigurationException($"relay.latch.probation must be in 1..64, got {Probation}");
+        if (MaxSequenceJump < 1 || MaxSequenceJump > 32767)
+            throw new ConfigurationException($"relay.latch.max-sequence-jump must be in 1..32767, got {MaxSequenceJump}");
     }
 
     /// <summary>HOCON for akka.io.udp derived from these settings (buffer-size = max-datagram + 1).</summary>

@@ -28,7 +28,7 @@ internal class SideDataPath
     public SideDataPath(SideSpec spec, IActorRef channel, IActorRef side)
     {
         Spec = spec;
-        Latch = new SideLatch(spec.LatchMode);
+        Latch = new SideLatch(spec.Policy, spec.Clock.NowMs);
         Channel = channel;
         SideActor = side;
     }

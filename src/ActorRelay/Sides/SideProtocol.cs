@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using ActorRelay.Counters;
+using ActorRelay.Latching;
 using ActorRelay.Protocol;
 
 namespace ActorRelay.Sides;
@@ -14,7 +15,7 @@ internal sealed record SideSpec(
     string ChannelId,
     Side Side,
     IPEndPoint Bind,
-    LatchMode LatchMode,
+    LatchPolicy Policy,
     int MaxDatagram,
     int ReceiveBuffer,
     int SendBuffer,

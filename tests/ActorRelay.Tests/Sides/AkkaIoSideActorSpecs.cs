@@ -19,7 +19,7 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(out
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(3);
 
     private SideSpec Spec(Side side = Side.Left) =>
-        new("ch", side, Local, LatchMode.First, 1500, 0, 0, RelayClock.System);
+        new("ch", side, Local, ActorRelay.Latching.LatchPolicy.Default, 1500, 0, 0, RelayClock.System);
 
     private (IActorRef Side, TestProbe Manager, TestProbe Channel, TestProbe Listener) Start()
     {

@@ -16,7 +16,7 @@ public sealed class SocketSideActorSpecs(ITestOutputHelper output) : TestKit(out
     private readonly (int Min, int Max) _ports = TestPorts.Block(4);
 
     private SideSpec Spec(Side side, int port) =>
-        new("ch", side, new IPEndPoint(IPAddress.Loopback, port), LatchMode.First, 1500, 0, 0, RelayClock.System);
+        new("ch", side, new IPEndPoint(IPAddress.Loopback, port), ActorRelay.Latching.LatchPolicy.Default, 1500, 0, 0, RelayClock.System);
 
     private static bool Bindable(int port)
     {
