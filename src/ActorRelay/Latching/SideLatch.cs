@@ -67,11 +67,10 @@ public sealed class SideLatch
     private uint _ssrc;
     private ushort _highestSeq;
     private bool _haveSeq;
-    // probation candidate (mode rtp)
-    private PacketSource _candidate;
-    private uint _candidateSsrc;
-    private ushort _candidateSeq;
-    private int _candidateCount;
+    // probation candidates (mode rtp): a few sources at once, so packets sprayed between the genuine
+    // client's packets cannot keep resetting its probation
+    private const int CandidateSlots = 4;
+    private readonly Candidate[] _candidates = new Candidate[CandidateSlots];
     private volatile PendingResignal? _pending;
 
     public SideLatch(LatchPolicy policy, long openedMs)
@@ -129,24 +128,47 @@ public sealed class SideLatch
                 }
                 if (IsLatched && !(_relearn && inWindow)) return LatchVerdict.DropForeignSource;
                 if (kind != RtpKind.Rtp) return LatchVerdict.DropProbation; // RTCP carries no sequence to prove itself
-                return Probation(source, ssrc, seq);
+                return Probation(source, ssrc, seq, nowMs);
         }
     }
 
-    private LatchVerdict Probation(in PacketSource source, uint ssrc, ushort seq)
+    private LatchVerdict Probation(in PacketSource source, uint ssrc, ushort seq, long nowMs)
     {
-        if (_candidateCount > 0 && source == _candidate && ssrc == _candidateSsrc && seq == (ushort)(_candidateSeq + 1))
-            _candidateCount++;
+        var slot = -1;
+        var free = -1;
+        var oldest = 0;
+        for (var i = 0; i < CandidateSlots; i++)
+        {
+            ref var c = ref _candidates[i];
+            if (c.Count > 0 && c.Source == source) { slot = i; break; }
+            if (c.Count == 0) { if (free < 0) free = i; }
+            else if (c.LastMs < _candidates[oldest].LastMs) oldest = i;
+        }
+        if (slot < 0)
+        {
+            slot = free >= 0 ? free : oldest; // a new source takes a free slot, else the stalest one
+            _candidates[slot] = new Candidate { Source = source, Ssrc = ssrc, Seq = seq, Count = 1, LastMs = nowMs };
+        }
         else
         {
-            _candidate = source;
-            _candidateSsrc = ssrc;
-            _candidateCount = 1;
+            ref var c = ref _candidates[slot];
+            c.Count = c.Ssrc == ssrc && seq == (ushort)(c.Seq + 1) ? c.Count + 1 : 1;
+            c.Ssrc = ssrc;
+            c.Seq = seq;
+            c.LastMs = nowMs;
         }
-        _candidateSeq = seq;
-        if (_candidateCount < Math.Max(1, _policy.Probation)) return LatchVerdict.DropProbation;
-        _candidateCount = 0;
+        if (_candidates[slot].Count < Math.Max(1, _policy.Probation)) return LatchVerdict.DropProbation;
+        Array.Clear(_candidates);
         return Take(source, ssrc, seq, true);
+    }
+
+    private struct Candidate
+    {
+        public PacketSource Source;
+        public uint Ssrc;
+        public ushort Seq;
+        public int Count;
+        public long LastMs;
     }
 
     private LatchVerdict Take(in PacketSource source, uint ssrc, ushort seq, bool hasSeq)
@@ -185,7 +207,7 @@ public sealed class SideLatch
         _windowEndsMs = p.AtMs + _windowMs;
         if (p.Expected is not null) _expected = p.Expected;
         _relearn = true;
-        _candidateCount = 0;
+        Array.Clear(_candidates);
     }
 
     private sealed record PendingResignal(long AtMs, SourceFilter? Expected);
