@@ -11,18 +11,15 @@ using Xunit.Abstractions;
 
 namespace ActorRelay.Tests.Node;
 
-/// <summary>
-/// The node, its channels and sides over real UDP on loopback, run once per transport (the same suite
-/// proves both implementations of the seam).
-/// </summary>
-public abstract class RelayNodeSpecs : TestKit
+/// <summary>A node on loopback with its own port block, and helpers to open and latch channels.</summary>
+public abstract class RelayNodeSpecsBase : TestKit
 {
     protected static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
     protected readonly (int Min, int Max) Ports = TestPorts.Block();
     protected readonly IActorRef Node;
     protected readonly RelaySettings Settings;
 
-    protected RelayNodeSpecs(string transport, ITestOutputHelper output, string extraConfig = "")
+    protected RelayNodeSpecsBase(string transport, ITestOutputHelper output, string extraConfig = "")
         : base(Config(transport, extraConfig), output: output)
     {
         Settings = RelaySettings.From(Sys.Settings.Config) with { PortMin = Ports.Min, PortMax = Ports.Max, BindAddress = IPAddress.Loopback };
@@ -56,6 +53,14 @@ public abstract class RelayNodeSpecs : TestKit
         b.SendTo(ch.Right, Payload("hello-from-b"));
         Assert.Equal("hello-from-b", System.Text.Encoding.ASCII.GetString(await a.ExpectAsync(Wait)));
     }
+}
+
+/// <summary>
+/// The node, its channels and sides over real UDP on loopback, run once per transport (the same suite
+/// proves both implementations of the seam).
+/// </summary>
+public abstract class RelayNodeSpecs(string transport, ITestOutputHelper output) : RelayNodeSpecsBase(transport, output)
+{
 
     [Fact]
     public async Task Relays_both_ways_between_two_latched_clients()
