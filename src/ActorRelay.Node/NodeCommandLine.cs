@@ -38,7 +38,7 @@ internal static class NodeCommandLine
     private static readonly Option<string?> BindOption = new("--bind") { Description = "address the sides bind to (default :: = all interfaces, IPv4 and IPv6)" };
     private static readonly Option<string?> AdvertiseOption = new("--advertise") { Description = "address written into ChannelOpened for clients (relay behind a 1:1 NAT)" };
     private static readonly Option<string?> TransportOption = new("--transport") { Description = "socket (default) or akka-io" };
-    private static readonly Option<string?> LatchOption = new("--latch") { Description = "default latch mode: first (default) or follow (unsafe, the seed's)" };
+    private static readonly Option<string?> LatchOption = new("--latch") { Description = "default latch mode: first (default), rtp (for RTP channels) or follow (unsafe, the seed's)" };
     private static readonly Option<string?> RemoteHostOption = new("--remote-host") { Description = "Akka.Remote address of the control plane (default 127.0.0.1)" };
     private static readonly Option<int?> RemotePortOption = new("--remote-port") { Description = "Akka.Remote TCP port (default 4053; 0 = any)" };
     private static readonly Option<string> LogLevelOption = new("--log-level")
