@@ -85,6 +85,13 @@ public sealed class RelayNodeActor : ReceiveActor
             .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor))
             .OrderBy(s => s.ChannelId, StringComparer.Ordinal).ToList())));
         Receive<GetNodeStatus>(_ => Sender.Tell(Status()));
+        Receive<GetRuntimeStats>(_ =>
+        {
+            using var self = System.Diagnostics.Process.GetCurrentProcess();
+            Sender.Tell(new RuntimeStats(self.TotalProcessorTime.TotalMilliseconds, GC.CollectionCount(0), GC.CollectionCount(1),
+                GC.CollectionCount(2), GC.GetTotalPauseDuration().TotalMilliseconds, GC.GetTotalAllocatedBytes(),
+                self.WorkingSet64, Environment.ProcessorCount));
+        });
         Receive<Subscribe>(s =>
         {
             if (s.Subscriber is null || s.Subscriber.IsNobody()) { RejectCommand("Subscribe", "Subscriber must be an actor"); return; }

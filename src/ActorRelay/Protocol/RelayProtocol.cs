@@ -126,6 +126,26 @@ public sealed record ResignalSide(string ChannelId, Side Side, string? ExpectedS
 
 public sealed record SideResignalled(string ChannelId, Side Side);
 
+/// <summary>Reply: <see cref="RuntimeStats"/>, the node process's own accounting.</summary>
+public sealed record GetRuntimeStats : IRelayCommand
+{
+    public static readonly GetRuntimeStats Instance = new();
+}
+
+/// <summary>
+/// The relay process as the runtime sees it: CPU time (user + system, all threads), garbage collections per
+/// generation, total GC pause, bytes allocated, working set. Differences of two readings measure a load.
+/// </summary>
+public sealed record RuntimeStats(
+    double CpuMilliseconds,
+    int Gen0Collections,
+    int Gen1Collections,
+    int Gen2Collections,
+    double GcPauseMilliseconds,
+    long AllocatedBytes,
+    long WorkingSetBytes,
+    int ProcessorCount);
+
 /// <summary>The id names no open channel.</summary>
 public sealed record ChannelNotFound(string ChannelId);
 

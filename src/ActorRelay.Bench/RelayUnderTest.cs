@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Net;
+using Akka.Actor;
+using ActorRelay.Protocol;
+
+namespace ActorRelay.Bench;
+
+/// <summary>A relay process the generator measures: started, given N channels, read for CPU/RSS, stopped.</summary>
+internal abstract class RelayUnderTest : IAsyncDisposable
+{
+    protected Process? Process;
+
+    public abstract string Name { get; }
+    public int Pid => Process!.Id;
+
+    /// <summary>Starts the relay and opens <paramref name="channels"/> channels; returns each channel's (left, right) ports.</summary>
+    public abstract Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels);
+
+    /// <summary>Runtime stats where the relay reports them (ActorRelay), else null.</summary>
+    public virtual Task<RuntimeStats?> RuntimeAsync() => Task.FromResult<RuntimeStats?>(null);
+
+    /// <summary>CPU time of the relay process (user + system), from /proc.</summary>
+    public double CpuMilliseconds()
+    {
+        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11]) + long.Parse(fields[12]); // utime, stime
+        return ticks * 1000.0 / 100; // USER_HZ = 100 on Linux
+    }
+
+    public long RssBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+            if (line.StartsWith("VmRSS:")) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        return 0;
+    }
+
+    protected static Process Launch(string file, IEnumerable<string> args, IDictionary<string, string>? env, string readyLine)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
+        var p = System.Diagnostics.Process.Start(psi)!;
+        var ready = new TaskCompletionSource();
+        var log = new System.Text.StringBuilder();
+        p.ErrorDataReceived += (_, e) => { if (e.Data is null) return; lock (log) log.AppendLine(e.Data); if (e.Data == readyLine) ready.TrySetResult(); };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.AppendLine(e.Data); };
+        p.BeginErrorReadLine();
+        p.BeginOutputReadLine();
+        if (!ready.Task.Wait(TimeSpan.FromSeconds(60)))
+        {
+            try { p.Kill(true); } catch { }
+            throw new InvalidOperationException($"{file} did not start:\n{log}");
+        }
+        return p;
+    }
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        if (Process is null) return;
+        try { Process.Kill(true); await Process.WaitForExitAsync(); } catch { }
+        Process.Dispose();
+    }
+}
+
+/// <summary>ActorRelay's node process, channels opened through the relay's own protocol over Akka.Remote.</summary>
+internal sealed class ActorRelayNode(string transport, int portMin, int remotePort, ActorSystem generator) : RelayUnderTest
+{
+    /// <summary>The pool is sized for the idle-memory measurement too (channels are opened later, through the protocol).</summary>
+    public static int MaxIdleChannels { get; set; }
+
+    private IActorRef? _node;
+
+    public override string Name => $"actorrelay-{transport}";
+
+    public override async Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels)
+    {
+        Process = Launch("dotnet", [Paths.NodeDll, "--transport", transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
+                "--log-level", "warning"],
+            new Dictionary<string, string>
+            {
+                ["ACTORRELAY__PORTS__MIN"] = portMin.ToString(), ["ACTORRELAY__PORTS__MAX"] = (portMin + 2 * Math.Max(channels, MaxIdleChannels) + 99).ToString(),
+                ["ACTORRELAY__IDLE_TIMEOUT"] = "10m", ["ACTORRELAY__SETUP_TIMEOUT"] = "10m",
+            }, "All set.");
+        _node = await generator.ActorSelection($"akka.tcp://actor-relay@127.0.0.1:{remotePort}/user/relay").ResolveOne(TimeSpan.FromSeconds(10));
+        var opened = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
+            _node.Ask<ChannelOpened>(new OpenChannel($"bench-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(30))));
+        return opened.Select(o => (o.Left.Port, o.Right.Port)).ToList();
+    }
+
+    public IActorRef Node => _node!;
+
+    public override async Task<RuntimeStats?> RuntimeAsync() =>
+        await _node!.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(10));
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (Process is { HasExited: false }) { kill(Process.Id, 15); await Process.WaitForExitAsync(new CancellationTokenSource(10_000).Token).ContinueWith(_ => { }); }
+        await base.DisposeAsync();
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern int kill(int pid, int sig);
+}
+
+/// <summary>The minimal C epoll relay (bench/c-relay/relay.c): channel i on ports base+2i, base+2i+1.</summary>
+internal sealed class CRelay(string binary, int portMin) : RelayUnderTest
+{
+    public override string Name => "c-epoll";
+
+    public override Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels)
+    {
+        Process = Launch(binary, [portMin.ToString(), channels.ToString(), "127.0.0.1"], null, "All set.");
+        return Task.FromResult<IReadOnlyList<(int, int)>>(Enumerable.Range(0, channels).Select(i => (portMin + 2 * i, portMin + 2 * i + 1)).ToList());
+    }
+}
+
+internal static class Paths
+{
+    public static string Root
+    {
+        get
+        {
+            var d = new DirectoryInfo(AppContext.BaseDirectory);
+            while (d is not null && !File.Exists(Path.Combine(d.FullName, "ActorRelay.sln"))) d = d.Parent;
+            return d?.FullName ?? throw new InvalidOperationException("run from inside the repository");
+        }
+    }
+
+    public static string NodeDll
+    {
+        get
+        {
+            var here = new DirectoryInfo(AppContext.BaseDirectory);
+            var dll = Path.Combine(Root, "src", "ActorRelay.Node", "bin", here.Parent!.Name, here.Name, "ActorRelay.Node.dll");
+            return File.Exists(dll) ? dll : throw new FileNotFoundException("build src/ActorRelay.Node", dll);
+        }
+    }
+}
