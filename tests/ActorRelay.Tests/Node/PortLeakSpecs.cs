@@ -51,7 +51,7 @@ public abstract class PortLeakSpecs : TestKit
     [Fact]
     public async Task Open_close_cycles_leak_no_port_and_no_socket()
     {
-        var wait = TimeSpan.FromSeconds(10);
+        var wait = TimeSpan.FromSeconds(30); // a deadline, not a delay: generous for a loaded 2-core CI box
         var fdsBefore = OpenSocketDescriptors();
         Assert.Equal(0, BoundPortsInRange());
         const int batch = 25; // channels open at once
@@ -77,7 +77,7 @@ public abstract class PortLeakSpecs : TestKit
     [Fact]
     public async Task Terminating_the_actor_system_frees_every_port()
     {
-        var wait = TimeSpan.FromSeconds(10);
+        var wait = TimeSpan.FromSeconds(30); // a deadline, not a delay: generous for a loaded 2-core CI box
         for (var i = 0; i < 10; i++) Assert.IsType<ChannelOpened>(await _node.Ask<object>(new OpenChannel($"t{i}", SubscribeOpener: false), wait));
         Assert.Equal(20, BoundPortsInRange());
         await Sys.Terminate();
