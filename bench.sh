@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # ActorRelay's benchmark: builds Release and measures the relay processes side by side, interleaved round by
-# round (default: ActorRelay socket, ActorRelay akka-io, the C epoll reference; 500 channels, 50 packets/s per
+# round (default: ActorRelay socket, ActorRelay akka-io, the C epoll reference, and Debian's rtpengine in userspace
+# when installed — apt-get install rtpengine-daemon; 500 channels, 50 packets/s per
 # direction, 172-byte packets, 10 s after a 3 s warm-up, 3 rounds), then memory per idle channel and channels
 # opened/closed per second at 4,000 channels. Results: a JSON line per run on stdout and bench/results/<time>.json.
-# Options (passed on): --relays socket,akka-io,c-epoll --channels N --pps N --size N --seconds S --rounds N
+# Options (passed on): --relays socket,akka-io,c-epoll,rtpengine --channels N --pps N --size N --seconds S --rounds N
 #                      --idle-channels N (0 = skip) --ramp 250,500,1000 (channel steps; highest load with
 #                      loss < 0.1 % and p99 < 5 ms). Needs gcc for the C reference. Uses loopback only, ports < 32768.
 set -euo pipefail

@@ -10,6 +10,10 @@ using ActorRelay.Protocol;
 RelayRuntime.EnableInlineSocketCompletions();
 
 var opts = BenchOptions.Parse(args);
+if (opts.Relays.Contains("auto"))
+    opts = opts with { Relays = RtpEngine.Installed ? ["socket", "akka-io", "c-epoll", "rtpengine"] : ["socket", "akka-io", "c-epoll"] };
+if (opts.Relays.Contains("rtpengine") && !RtpEngine.Installed)
+    throw new InvalidOperationException($"rtpengine is not installed ({RtpEngine.Binary}); apt-get install rtpengine-daemon");
 ActorRelayNode.MaxIdleChannels = opts.IdleChannels;
 var root = Paths.Root;
 var cRelay = Path.Combine(Path.GetTempPath(), "actorrelay-c-relay");
@@ -25,9 +29,10 @@ using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString(
 
 RelayUnderTest Make(string name, int k) => name switch
 {
-    "socket" => new ActorRelayNode("socket", 20000, 4600 + k, system),
-    "akka-io" => new ActorRelayNode("akka-io", 20000, 4600 + k, system),
+    "socket" => new ActorRelayNode("socket", 10000, 4600 + k, system),
+    "akka-io" => new ActorRelayNode("akka-io", 10000, 4600 + k, system),
     "c-epoll" => new CRelay(cRelay, 20000),
+    "rtpengine" => new RtpEngine(24000, 2223 + k),
     _ => throw new ArgumentException($"unknown relay {name}"),
 };
 
@@ -150,7 +155,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
 {
     public static BenchOptions Parse(string[] args)
     {
-        var o = new BenchOptions(["socket", "akka-io", "c-epoll"], 500, 50, 172, 10, 3, 4000, []);
+        var o = new BenchOptions(["auto"], 500, 50, 172, 10, 3, 4000, []);
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");

@@ -55,6 +55,19 @@ internal abstract class RelayUnderTest : IAsyncDisposable
         return p;
     }
 
+    /// <summary>Starts a process that announces nothing; the caller polls it until it answers.</summary>
+    protected static Process LaunchUnready(string file, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        var p = System.Diagnostics.Process.Start(psi)!;
+        p.ErrorDataReceived += (_, _) => { };
+        p.OutputDataReceived += (_, _) => { };
+        p.BeginErrorReadLine();
+        p.BeginOutputReadLine();
+        return p;
+    }
+
     public virtual async ValueTask DisposeAsync()
     {
         if (Process is null) return;
