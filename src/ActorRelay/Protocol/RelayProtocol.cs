@@ -186,6 +186,9 @@ public sealed record SideSnapshot(
     long LatchChanges,
     DateTimeOffset? LastPacketAt)
 {
+    // Collections are copied into plain types so the record serialises the same whoever built it.
+    public IReadOnlyDictionary<DropReason, long> Dropped { get; init; } = new Dictionary<DropReason, long>(Dropped);
+
     public long PacketsDropped => Dropped.Values.Sum();
 }
 
@@ -199,7 +202,10 @@ public sealed record ChannelSnapshot(
 
 public sealed record ChannelSummary(string ChannelId, ChannelState State, RelayEndpoint Left, RelayEndpoint Right, IActorRef Channel);
 
-public sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels);
+public sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels)
+{
+    public IReadOnlyList<ChannelSummary> Channels { get; init; } = Channels.ToArray();
+}
 
 public sealed record NodeStatus(
     int ChannelsOpen,
@@ -209,7 +215,11 @@ public sealed record NodeStatus(
     IReadOnlyDictionary<RejectReason, long> RejectionsByReason,
     int PortsFree,
     int PortsTotal,
-    string Transport);
+    string Transport)
+{
+    public IReadOnlyDictionary<CloseReason, long> ClosedByReason { get; init; } = new Dictionary<CloseReason, long>(ClosedByReason);
+    public IReadOnlyDictionary<RejectReason, long> RejectionsByReason { get; init; } = new Dictionary<RejectReason, long>(RejectionsByReason);
+}
 
 // ---- events -----------------------------------------------------------------------------------
 
@@ -245,7 +255,11 @@ public sealed record SideLatched(string ChannelId, Side Side, RelayEndpoint Sour
 public sealed record SourceChanged(string ChannelId, Side Side, RelayEndpoint Previous, RelayEndpoint Current) : IChannelEvent;
 
 /// <summary>Packets dropped on a side since the last summary, by reason (at most one summary per relay.stats-interval).</summary>
-public sealed record PacketsDropped(string ChannelId, Side Side, IReadOnlyDictionary<DropReason, long> SinceLast, IReadOnlyDictionary<DropReason, long> Total) : IChannelEvent;
+public sealed record PacketsDropped(string ChannelId, Side Side, IReadOnlyDictionary<DropReason, long> SinceLast, IReadOnlyDictionary<DropReason, long> Total) : IChannelEvent
+{
+    public IReadOnlyDictionary<DropReason, long> SinceLast { get; init; } = new Dictionary<DropReason, long>(SinceLast);
+    public IReadOnlyDictionary<DropReason, long> Total { get; init; } = new Dictionary<DropReason, long>(Total);
+}
 
 /// <summary>The channel hit a timeout and is closing (a ChannelClosed follows).</summary>
 public sealed record ChannelTimedOut(string ChannelId, CloseReason Reason, TimeSpan After) : IChannelEvent;

@@ -317,3 +317,29 @@ public abstract class RelayNodeSpecs(string transport, ITestOutputHelper output)
 public sealed class SocketTransportNodeSpecs(ITestOutputHelper output) : RelayNodeSpecs("socket", output);
 
 public sealed class AkkaIoTransportNodeSpecs(ITestOutputHelper output) : RelayNodeSpecs("akka-io", output);
+
+/// <summary>relay.max-datagram above the default (jumbo-sized video): relayed intact up to it, dropped beyond, on both transports.</summary>
+public abstract class LargeDatagramSpecs(string transport, ITestOutputHelper output)
+    : RelayNodeSpecsBase(transport, output, "relay.max-datagram = 9000\nakka.io.udp.disabled-buffer-pool.buffer-size = 9001")
+{
+    [Fact]
+    public async Task Datagrams_up_to_a_configured_maximum_of_9000_bytes_are_intact()
+    {
+        Assert.Equal(9000, Settings.MaxDatagram);
+        var ch = await OpenAsync("jumbo");
+        using var a = new UdpPeer();
+        using var b = new UdpPeer();
+        await LatchBothAsync(ch, a, b);
+        var max = Enumerable.Range(0, 9000).Select(i => (byte)(i * 7)).ToArray();
+        a.SendTo(ch.Left, max);
+        Assert.Equal(max, await b.ExpectAsync(Wait));
+        a.SendTo(ch.Left, new byte[9001]);
+        a.SendTo(ch.Left, Payload("after"));
+        Assert.Equal("after", System.Text.Encoding.ASCII.GetString(await b.ExpectAsync(Wait)));
+        Assert.Equal(1, (await Node.Ask<ChannelSnapshot>(new GetChannel("jumbo"), Wait)).Left.Dropped.GetValueOrDefault(DropReason.Oversize));
+    }
+}
+
+public sealed class SocketLargeDatagramSpecs(ITestOutputHelper output) : LargeDatagramSpecs("socket", output);
+
+public sealed class AkkaIoLargeDatagramSpecs(ITestOutputHelper output) : LargeDatagramSpecs("akka-io", output);
