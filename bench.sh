@@ -6,7 +6,8 @@
 # opened/closed per second at 4,000 channels. Results: a JSON line per run on stdout and bench/results/<time>.json.
 # Options (passed on): --relays socket,akka-io,c-epoll,rtpengine --channels N --pps N --size N --seconds S --rounds N
 #                      --idle-channels N (0 = skip) --ramp 250,500,1000 (channel steps; highest load with
-#                      loss < 0.1 % and p99 < 5 ms). Needs gcc for the C reference. Uses loopback only, ports < 32768.
+#                      loss < 0.1 % and p99 < 5 ms) --overload (nominal, twice, nominal rate) --relay-cpu N
+#                      (pin the relay to one core with taskset). Needs gcc for the C reference. Uses loopback only, ports < 32768.
 set -euo pipefail
 cd "$(dirname "$0")"
 dotnet build -c Release src/ActorRelay.Bench -v quiet -nologo >/dev/null

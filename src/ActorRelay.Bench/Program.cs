@@ -15,6 +15,7 @@ if (opts.Relays.Contains("auto"))
 if (opts.Relays.Contains("rtpengine") && !RtpEngine.Installed)
     throw new InvalidOperationException($"rtpengine is not installed ({RtpEngine.Binary}); apt-get install rtpengine-daemon");
 ActorRelayNode.MaxIdleChannels = opts.IdleChannels;
+RelayUnderTest.PinnedCpu = opts.RelayCpu;
 var root = Paths.Root;
 var cRelay = Path.Combine(Path.GetTempPath(), "actorrelay-c-relay");
 if (opts.Relays.Contains("c-epoll"))
@@ -75,6 +76,35 @@ for (var round = 1; round <= opts.Rounds; round++)
     }
 }
 report["stream"] = stream;
+
+// Overload: the nominal rate, then twice it, then the nominal rate again, on the same channels; loss and latency
+// per phase show whether the relay sheds (bounded latency) or queues (latency grows), and whether it recovers at once.
+if (opts.Overload)
+{
+    var overload = new List<object>();
+    foreach (var name in opts.Relays)
+    {
+        await using var relay = Make(name, k++);
+        var ports = await relay.StartAsync(opts.Channels);
+        using var gen = new LoadGenerator(ports, 24000, opts.Size);
+        gen.Latch();
+        foreach (var (phase, pps) in new[] { ("nominal", opts.Pps), ("double", opts.Pps * 2), ("recovered", opts.Pps) })
+        {
+            var cpu0 = relay.CpuMilliseconds();
+            var r = gen.Stream(pps, opts.Seconds, warmupSeconds: phase == "nominal" ? 3 : 0.5);
+            var cpu1 = relay.CpuMilliseconds();
+            var row = new
+            {
+                relay = name, phase, channels = opts.Channels, offered_pps = Math.Round(r.OfferedPps), delivered_pps = Math.Round(r.DeliveredPps),
+                loss_pct = Math.Round(r.LossPercent, 3), p50_ms = Math.Round(r.P50Ms, 3), p99_ms = Math.Round(r.P99Ms, 3), max_ms = Math.Round(r.MaxMs, 3),
+                relay_cpu_pct = Math.Round((cpu1 - cpu0) / ((opts.Seconds + (phase == "nominal" ? 3 : 0.5) + 0.2) * 10), 1), generator_limited = r.GeneratorLimited,
+            };
+            overload.Add(row);
+            Console.WriteLine(JsonSerializer.Serialize(row));
+        }
+    }
+    report["overload"] = overload;
+}
 
 // Ramp: more channels until loss >= 0.1 % or p99 >= 5 ms; the last step that held is the relay's sustainable load.
 if (opts.Ramp.Length > 0)
@@ -151,7 +181,8 @@ File.WriteAllText(file, JsonSerializer.Serialize(report, new JsonSerializerOptio
 Console.WriteLine($"results: {file}");
 await system.Terminate();
 
-internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int Size, double Seconds, int Rounds, int IdleChannels, int[] Ramp)
+internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int Size, double Seconds, int Rounds, int IdleChannels, int[] Ramp,
+    bool Overload = false, int? RelayCpu = null)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -169,6 +200,8 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--rounds" => o with { Rounds = int.Parse(Next()) },
                 "--idle-channels" => o with { IdleChannels = int.Parse(Next()) },
                 "--ramp" => o with { Ramp = Next().Split(',').Select(int.Parse).ToArray() },
+                "--overload" => o with { Overload = true },
+                "--relay-cpu" => o with { RelayCpu = int.Parse(Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };
         }

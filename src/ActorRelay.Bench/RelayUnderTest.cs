@@ -35,10 +35,20 @@ internal abstract class RelayUnderTest : IAsyncDisposable
         return 0;
     }
 
+    /// <summary>Set to a CPU number to pin every relay under test to that core (taskset), e.g. for overload runs.</summary>
+    public static int? PinnedCpu { get; set; }
+
+    private static ProcessStartInfo StartInfo(string file, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo(PinnedCpu is null ? file : "taskset") { RedirectStandardError = true, RedirectStandardOutput = true };
+        if (PinnedCpu is { } cpu) { psi.ArgumentList.Add("-c"); psi.ArgumentList.Add(cpu.ToString()); psi.ArgumentList.Add(file); }
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
     protected static Process Launch(string file, IEnumerable<string> args, IDictionary<string, string>? env, string readyLine)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = StartInfo(file, args);
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         var p = System.Diagnostics.Process.Start(psi)!;
         var ready = new TaskCompletionSource();
@@ -58,8 +68,7 @@ internal abstract class RelayUnderTest : IAsyncDisposable
     /// <summary>Starts a process that announces nothing; the caller polls it until it answers.</summary>
     protected static Process LaunchUnready(string file, IEnumerable<string> args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = StartInfo(file, args);
         var p = System.Diagnostics.Process.Start(psi)!;
         p.ErrorDataReceived += (_, _) => { };
         p.OutputDataReceived += (_, _) => { };
