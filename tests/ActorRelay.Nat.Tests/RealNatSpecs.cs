@@ -115,8 +115,10 @@ public sealed class RealNatSpecs : IDisposable
         {
             _socket = NatLab.SocketIn(lab.Attacker, new IPEndPoint(NatLab.AttackerAddress, 0));
             _socket.ReceiveTimeout = 50;
-            _spray = Task.Run(() => Spray(smart));
-            _listen = Task.Run(Listen);
+            // Blocking loops get threads of their own: on the thread pool they would starve the relay's socket
+            // completions on a 2-core machine and delay media by the pool's thread injection (~0.5-1 s).
+            _spray = Task.Factory.StartNew(() => Spray(smart), TaskCreationOptions.LongRunning);
+            _listen = Task.Factory.StartNew(Listen, TaskCreationOptions.LongRunning);
         }
 
         public int Bled => Volatile.Read(ref _bled);
