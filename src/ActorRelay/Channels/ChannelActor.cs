@@ -73,7 +73,7 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     {
         var spec = new SideSpec(_spec.ChannelId, slot.Side, slot.Bind, slot.Side == Side.Left ? _spec.LeftPolicy : _spec.RightPolicy,
             _spec.Settings.MaxDatagram,
-            _spec.Settings.SocketReceiveBuffer, _spec.Settings.SocketSendBuffer, _spec.Clock);
+            _spec.Settings.SocketReceiveBuffer, _spec.Settings.SocketSendBuffer, _spec.Clock, _spec.Loop);
         slot.Actor = Context.ActorOf(SideProps.For(_spec.Settings.Transport, spec, Self),
             $"{slot.Side.ToString().ToLowerInvariant()}-{++slot.Generation}");
         Context.Watch(slot.Actor);

@@ -3,12 +3,14 @@ using Akka.Actor;
 using ActorRelay.Latching;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
+using ActorRelay.Sides;
 
 namespace ActorRelay.Channels;
 
 // Messages between the node actor and its ChannelActors. Local only.
 
-/// <summary>Everything a channel needs, resolved by the node from the request and the settings.</summary>
+/// <summary>Everything a channel needs, resolved by the node from the request and the settings (and, for the
+/// socket transport's epoll engine, the relay loop both its sides join).</summary>
 internal sealed record ChannelSpec(
     string ChannelId,
     IPEndPoint LeftBind,
@@ -23,7 +25,8 @@ internal sealed record ChannelSpec(
     TimeSpan SetupTimeout,
     TimeSpan MaxLifetime,
     RelaySettings Settings,
-    RelayClock Clock);
+    RelayClock Clock,
+    RelayLoop? Loop = null);
 
 /// <summary>Channel → node: both sides are bound; reply this to the opener(s).</summary>
 internal sealed record ChannelReady(ChannelOpened Opened);

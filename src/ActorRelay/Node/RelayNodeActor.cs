@@ -7,13 +7,16 @@ using ActorRelay.Latching;
 using ActorRelay.Ports;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
+using ActorRelay.Sides;
 
 namespace ActorRelay.Node;
 
 /// <summary>
 /// The relay node: the well-known entry point (/user/relay). Owns the port pool and one ChannelActor per
 /// channel, answers every command (bad ones with a typed rejection), keeps the node's counters and
-/// fans channel events out to node-wide subscribers. States: Running → Draining.
+/// fans channel events out to node-wide subscribers. With the socket transport's epoll engine it also owns
+/// the relay loops its channels' sides run on (stopped after every channel, so every socket is closed).
+/// States: Running → Draining.
 /// </summary>
 public sealed class RelayNodeActor : ReceiveActor
 {
@@ -23,6 +26,7 @@ public sealed class RelayNodeActor : ReceiveActor
     private readonly RelayClock _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly PortPool _pool;
+    private readonly RelayLoops? _loops;
     private readonly Dictionary<string, ChannelRecord> _channels = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, ChannelRecord> _byActor = new();
     private readonly HashSet<IActorRef> _subscribers = new();
@@ -38,8 +42,18 @@ public sealed class RelayNodeActor : ReceiveActor
         _clock = clock;
         Capacity = capacity;
         _pool = new PortPool(settings.PortMin, settings.PortMax);
+        if (settings.UsesRelayLoops) _loops = new RelayLoops(settings.RelayLoopCount, settings.MaxDatagram);
         Running();
     }
+
+    protected override void PreStart() =>
+        _log.Info("Relay node started: transport {Transport}, {Engine}, ports {Min}-{Max}, capacity {Capacity} channels",
+            _settings.Transport == SideTransport.Socket ? "socket" : "akka-io",
+            _loops is { } l ? $"{l.Count} relay loop(s) (epoll)" : _settings.Transport == SideTransport.Socket ? "runtime socket engine" : "Akka.IO",
+            _settings.PortMin, _settings.PortMax, Capacity);
+
+    /// <summary>Children (channels, sides) are stopped by now: their sockets' closes are queued on the loops, which close them as they stop.</summary>
+    protected override void PostStop() => _loops?.Dispose();
 
     public int Capacity { get; }
 
@@ -185,7 +199,8 @@ public sealed class RelayNodeActor : ReceiveActor
             options.SetupTimeout ?? _settings.SetupTimeout,
             options.MaxLifetime ?? _settings.MaxLifetime,
             _settings,
-            _clock);
+            _clock,
+            _loops?.Next());
         var opener = o.SubscribeOpener ? Sender : null;
         var actor = Context.ActorOf(ChannelActor.Props(spec, Self, opener), $"channel-{++_sequence}");
         Context.Watch(actor);

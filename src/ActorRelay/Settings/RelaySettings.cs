@@ -9,6 +9,12 @@ namespace ActorRelay.Settings;
 public enum SideTransport { Socket, AkkaIo }
 
 /// <summary>
+/// How <c>socket</c> sides wait for datagrams (relay.socket-engine): relay loops (epoll, batched system calls;
+/// Linux x64/arm64), the runtime's socket engine (any OS), or Auto (relay loops where supported).
+/// </summary>
+public enum SocketEngine { Auto, Epoll, Dotnet }
+
+/// <summary>
 /// Every relay setting, read once from the <c>relay</c> HOCON section (hocon/relay.conf holds the
 /// documented defaults). Invalid values fail fast with <see cref="ConfigurationException"/>.
 /// </summary>
@@ -24,6 +30,8 @@ public sealed record RelaySettings
     public int MaxChannels { get; init; }
     public int FileDescriptorsReserved { get; init; } = 512;
     public int MaxDatagram { get; init; } = 1500;
+    public SocketEngine SocketEngine { get; init; } = SocketEngine.Auto;
+    public int RelayLoops { get; init; }
     public int SocketReceiveBuffer { get; init; }
     public int SocketSendBuffer { get; init; }
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
@@ -63,6 +71,8 @@ public sealed record RelaySettings
             MaxChannels = c.GetInt("max-channels"),
             FileDescriptorsReserved = c.GetInt("file-descriptors-reserved"),
             MaxDatagram = c.GetInt("max-datagram"),
+            SocketEngine = ParseSocketEngine(c.GetString("socket-engine")),
+            RelayLoops = c.GetInt("relay-loops"),
             SocketReceiveBuffer = c.GetInt("socket-receive-buffer"),
             SocketSendBuffer = c.GetInt("socket-send-buffer"),
             IdleTimeout = ParseDuration(c, "idle-timeout"),
@@ -88,6 +98,9 @@ public sealed record RelaySettings
         if (FileDescriptorsReserved < 0) throw new ConfigurationException("relay.file-descriptors-reserved must be >= 0");
         if (MaxDatagram < 1 || MaxDatagram > MaxUdpPayload)
             throw new ConfigurationException($"relay.max-datagram must be in 1..{MaxUdpPayload}, got {MaxDatagram}");
+        if (RelayLoops < 0) throw new ConfigurationException($"relay.relay-loops must be >= 0, got {RelayLoops}");
+        if (SocketEngine == SocketEngine.Epoll && !Sides.LinuxUdp.Supported)
+            throw new ConfigurationException("relay.socket-engine = epoll needs Linux on x64 or arm64; use auto or dotnet");
         if (SocketReceiveBuffer < 0 || SocketSendBuffer < 0)
             throw new ConfigurationException("relay.socket-*-buffer must be >= 0");
         if (IdleTimeout < TimeSpan.Zero || SetupTimeout < TimeSpan.Zero || MaxLifetime < TimeSpan.Zero)
@@ -110,6 +123,21 @@ public sealed record RelaySettings
         "akka-io" or "akkaio" => SideTransport.AkkaIo,
         _ => throw new ConfigurationException($"relay.transport must be \"socket\" or \"akka-io\", got \"{value}\""),
     };
+
+    public static SocketEngine ParseSocketEngine(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "auto" or "" => SocketEngine.Auto,
+        "epoll" => SocketEngine.Epoll,
+        "dotnet" => SocketEngine.Dotnet,
+        _ => throw new ConfigurationException($"relay.socket-engine must be \"auto\", \"epoll\" or \"dotnet\", got \"{value}\""),
+    };
+
+    /// <summary>True when socket sides run on relay loops: transport socket, engine epoll, or auto where supported.</summary>
+    public bool UsesRelayLoops => Transport == SideTransport.Socket &&
+        (SocketEngine == SocketEngine.Epoll || SocketEngine == SocketEngine.Auto && Sides.LinuxUdp.Supported);
+
+    /// <summary>Relay loops to run: the configured count, or one per two processor cores (at least one).</summary>
+    public int RelayLoopCount => RelayLoops > 0 ? RelayLoops : Math.Max(1, Environment.ProcessorCount / 2);
 
     public static LatchMode ParseLatchMode(string value) =>
         Enum.TryParse<LatchMode>(value.Trim().Replace("-", ""), ignoreCase: true, out var m) && Enum.IsDefined(m)

@@ -139,7 +139,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     private void Admit(Udp.Received r)
     {
         var source = r.Sender is IPEndPoint ep ? PacketSource.From(ep) : default;
-        var target = _path.Admit(r.Data.ToReadOnlySpan(), source, null);
+        var target = _path.Admit(r.Data.ToReadOnlySpan(), source, default);
         if (target is null) return;
         var sibling = (AkkaIoSideActor.Path)_path.Sibling!;
         _path.Counters.OnForwarded(r.Data.Count);

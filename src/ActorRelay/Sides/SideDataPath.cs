@@ -44,9 +44,10 @@ internal class SideDataPath
 
     /// <summary>
     /// Decides one received datagram. Returns the sibling's target when it must be relayed, or null when
-    /// it was dropped (and counted). <paramref name="from"/> is the raw source (socket transport) or null.
+    /// it was dropped (and counted). <paramref name="nativeSource"/> is the source as the OS gave it (a raw
+    /// sockaddr, socket transport), kept as the send target when the datagram latches; empty otherwise.
     /// </summary>
-    public LatchedTarget? Admit(ReadOnlySpan<byte> datagram, in PacketSource source, SocketAddress? from)
+    public LatchedTarget? Admit(ReadOnlySpan<byte> datagram, in PacketSource source, ReadOnlySpan<byte> nativeSource)
     {
         var now = Spec.Clock.NowMs;
         Counters.OnReceived(datagram.Length, now);
@@ -54,7 +55,7 @@ internal class SideDataPath
 
         var verdict = Latch.Offer(source, datagram, now);
         if (!verdict.Relays()) { Drop(verdict.ToDropReason()); return null; }
-        if (verdict.ChangesLatch()) PublishLatch(source, from);
+        if (verdict.ChangesLatch()) PublishLatch(source, nativeSource);
 
         var target = _sibling?._target;
         if (target is null) { Drop(DropReason.PeerNotLatched); return null; }
@@ -66,14 +67,16 @@ internal class SideDataPath
         if (Counters.OnDropped(reason)) Channel.Tell(DropsPending.Of(Side), SideActor);
     }
 
-    private void PublishLatch(in PacketSource source, SocketAddress? from)
+    private void PublishLatch(in PacketSource source, ReadOnlySpan<byte> nativeSource)
     {
         var ep = source.ToEndPoint();
         SocketAddress sa;
-        if (from is not null)
+        if (!nativeSource.IsEmpty)
         {
-            sa = new SocketAddress(from.Family, from.Size);
-            from.Buffer.Span[..from.Size].CopyTo(sa.Buffer.Span);
+            // As received, so the reply goes out in the receiving socket's own family (an IPv4 client of a
+            // dual-stack socket stays IPv4-mapped). sockaddr_in is 16 bytes and sockaddr_in6 28 on every OS.
+            sa = new SocketAddress(nativeSource.Length <= 16 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6, nativeSource.Length);
+            nativeSource.CopyTo(sa.Buffer.Span);
         }
         else sa = ep.Serialize();
         var previous = _target;

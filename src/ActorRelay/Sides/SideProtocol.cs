@@ -10,7 +10,8 @@ namespace ActorRelay.Sides;
 
 // Messages between a ChannelActor and its two side actors. Local only (they carry live objects).
 
-/// <summary>What a side actor needs to bind and run.</summary>
+/// <summary>What a side actor needs to bind and run. <paramref name="Loop"/>: the relay loop of the <c>socket</c>
+/// transport's epoll engine (both sides of a channel share one), or null for the runtime's socket engine.</summary>
 internal sealed record SideSpec(
     string ChannelId,
     Side Side,
@@ -19,7 +20,8 @@ internal sealed record SideSpec(
     int MaxDatagram,
     int ReceiveBuffer,
     int SendBuffer,
-    RelayClock Clock);
+    RelayClock Clock,
+    RelayLoop? Loop = null);
 
 /// <summary>Side → channel: the bind succeeded.</summary>
 internal sealed record SideBound(Side Side, IPEndPoint Local, SideDataPath DataPath) : INoSerializationVerificationNeeded;

@@ -7,50 +7,77 @@ using ActorRelay.Protocol;
 namespace ActorRelay.Sides;
 
 /// <summary>
-/// The <c>socket</c> transport's data path: one bound socket and one receive loop that runs outside
-/// the actor's mailbox and sends each admitted datagram straight out of the sibling's socket.
-/// Allocation-free per packet: one receive buffer and one <see cref="SocketAddress"/> are reused,
-/// and the receive completes inline on the socket engine's thread when the node enables inline
-/// completions (see <see cref="Hosting.RelayRuntime"/>).
+/// The <c>socket</c> transport's data path: one bound socket whose datagrams are decided outside the actor's
+/// mailbox and sent straight out of the sibling's socket, allocation-free per packet. Two engines:
+/// <list type="bullet">
+/// <item>a <see cref="RelayLoop"/> (Linux, the default there): the socket joins a relay thread that serves many
+///   sockets with epoll and batched system calls;</item>
+/// <item>otherwise the runtime's socket engine: one <c>ReceiveFromAsync</c> loop per socket with its own buffer,
+///   completing inline on the engine's thread when the node enables inline completions
+///   (see <see cref="Hosting.RelayRuntime"/>).</item>
+/// </list>
+/// Either way the socket is closed through <see cref="CloseSocket"/>, which the relay loop carries out on its
+/// own thread.
 /// </summary>
-internal sealed class SocketSide : SideDataPath, IDisposable
+internal sealed class SocketSide : SideDataPath
 {
-    private readonly byte[] _buffer;
-    private readonly SocketAddress _from;
+    private readonly RelayLoop? _loop;
+    private byte[]? _buffer;
     private volatile Socket _socket;
-    private volatile bool _closed;
+
+    // Owned by the relay loop's thread (engine RelayLoop only): the attached socket and its descriptor.
+    internal ulong LoopToken;
+    internal int LoopFd = -1;
+    internal Socket? LoopSocket;
 
     public SocketSide(SideSpec spec, Socket socket, IActorRef channel, IActorRef side) : base(spec, channel, side)
     {
         _socket = socket;
-        // One byte more than the largest datagram relayed: a datagram that fills the buffer is oversize.
-        _buffer = GC.AllocateArray<byte>(spec.MaxDatagram + 1, pinned: true);
-        _from = new SocketAddress(socket.AddressFamily);
+        _loop = spec.Loop;
     }
 
     public Socket Socket => _socket;
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
-    /// <summary>Starts the receive loop. Failures other than closing are reported to the side actor as <see cref="SocketSideFault"/>.</summary>
-    public void Start() => _ = ReceiveLoop(_socket);
+    /// <summary>Starts relaying. Failures other than closing reach the side actor as <see cref="SocketSideFault"/>.</summary>
+    public void Start()
+    {
+        var socket = _socket;
+        if (_loop is not null) _loop.Attach(this, socket);
+        else _ = ReceiveLoop(socket);
+    }
 
-    /// <summary>Replaces a failed socket with a new one bound to the same port and restarts the loop.</summary>
+    /// <summary>Takes a new socket bound to the same port (after the old one failed and was closed) and relays on it.</summary>
     public void Rebind(Socket replacement)
     {
-        var old = _socket;
         _socket = replacement;
-        old.Dispose();
         Start();
     }
 
+    /// <summary>Closes the current socket (on the relay loop's thread when there is one), then calls <paramref name="closed"/>.</summary>
+    public void CloseSocket(Action? closed)
+    {
+        if (_loop is not null) _loop.Close(this, _socket, closed);
+        else
+        {
+            _socket.Dispose();
+            closed?.Invoke();
+        }
+    }
+
+    // ---- the runtime's socket engine ----------------------------------------------------------
+
     private async Task ReceiveLoop(Socket socket)
     {
-        while (!_closed && ReferenceEquals(socket, _socket))
+        // One byte more than the largest datagram relayed: a datagram that fills the buffer is oversize.
+        _buffer ??= GC.AllocateArray<byte>(Spec.MaxDatagram + 1, pinned: true);
+        var from = new SocketAddress(socket.AddressFamily);
+        while (ReferenceEquals(socket, _socket))
         {
             int n;
             try
             {
-                n = await socket.ReceiveFromAsync(_buffer, SocketFlags.None, _from).ConfigureAwait(false);
+                n = await socket.ReceiveFromAsync(_buffer, SocketFlags.None, from).ConfigureAwait(false);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize
                                                 or SocketError.NetworkReset or SocketError.HostUnreachable
@@ -58,30 +85,30 @@ internal sealed class SocketSide : SideDataPath, IDisposable
             {
                 continue; // ICMP errors reported on the socket (Windows, or Linux after a send): not fatal
             }
-            catch (Exception e) when (_closed || e is ObjectDisposedException ||
+            catch (Exception e) when (e is ObjectDisposedException ||
                                       e is SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted })
             {
-                return;
+                return; // closed
             }
             catch (Exception e)
             {
                 if (ReferenceEquals(socket, _socket)) SideActor.Tell(new SocketSideFault(socket, e));
                 return;
             }
-            Relay(n);
+            Relay(n, from);
         }
     }
 
-    private void Relay(int length)
+    private void Relay(int length, SocketAddress from)
     {
         var datagram = new ReadOnlySpan<byte>(_buffer, 0, length);
-        if (!PacketSource.TryRead(_from, out var source))
+        if (!PacketSource.TryRead(from, out var source))
         {
             Counters.OnReceived(length, Spec.Clock.NowMs);
             Drop(DropReason.InvalidSource);
             return;
         }
-        var target = Admit(datagram, source, _from);
+        var target = Admit(datagram, source, from.Buffer.Span[..from.Size]);
         if (target is null) return;
         if (((SocketSide)Sibling!).TrySend(datagram, target.Address)) Counters.OnForwarded(length);
         else Drop(DropReason.SendFailed);
@@ -104,13 +131,7 @@ internal sealed class SocketSide : SideDataPath, IDisposable
             return false;
         }
     }
-
-    public void Dispose()
-    {
-        _closed = true;
-        _socket.Dispose();
-    }
 }
 
-/// <summary>The receive loop died on an unexpected socket error.</summary>
+/// <summary>The socket failed on an unexpected error (and is closed, or about to be).</summary>
 internal sealed record SocketSideFault(Socket Socket, Exception Error) : INoSerializationVerificationNeeded;

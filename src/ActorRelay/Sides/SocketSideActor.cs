@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
@@ -7,9 +6,9 @@ namespace ActorRelay.Sides;
 
 /// <summary>
 /// A side on the <c>socket</c> transport. The actor is the control plane: it owns the bind and the
-/// <see cref="SocketSide"/> loop, reports bind results and latch changes to its channel, re-binds the
+/// <see cref="SocketSide"/> data path, reports bind results and latch changes to its channel, re-binds the
 /// same port if the socket fails, and frees the port when it stops, however it stops.
-/// States: Bound (waiting for the sibling) → Relaying.
+/// States: Bound (waiting for the sibling) → Relaying ⇄ Recovering → Closing.
 /// </summary>
 internal sealed class SocketSideActor : ReceiveActor
 {
@@ -18,6 +17,8 @@ internal sealed class SocketSideActor : ReceiveActor
     private readonly IActorRef _channel;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private SocketSide? _side;
+    private System.Net.IPEndPoint? _local; // the port actually bound: a re-bind takes the same one
+    private bool _socketClosed = true;
     private int _recoveries;
 
     public SocketSideActor(SideSpec spec, IActorRef channel)
@@ -44,7 +45,9 @@ internal sealed class SocketSideActor : ReceiveActor
             return;
         }
         _side = new SocketSide(_spec, socket, _channel, Self);
-        _channel.Tell(new SideBound(_spec.Side, _side.LocalEndPoint, _side));
+        _socketClosed = false;
+        _local = _side.LocalEndPoint;
+        _channel.Tell(new SideBound(_spec.Side, _local, _side));
     }
 
     private void Bound()
@@ -56,40 +59,72 @@ internal sealed class SocketSideActor : ReceiveActor
             _side.Start();
             Become(Relaying);
         });
-        CommonHandlers();
+        Receive<CloseSide>(_ => Close());
     }
 
     private void Relaying()
     {
-        Receive<SocketSideFault>(f => Recover(f));
-        CommonHandlers();
+        Receive<SocketSideFault>(f => f.Socket == _side!.Socket, f =>
+        {
+            _log.Warning("Channel {Channel} side {Side}: socket failed ({Error}); re-binding port {Port}",
+                _spec.ChannelId, _spec.Side, f.Error.Message, _spec.Bind.Port);
+            if (++_recoveries > MaxRecoveries)
+                throw new SideFailedException($"socket failed {_recoveries} times, last: {f.Error.Message}", f.Error);
+            var why = f.Error.Message;
+            var self = Self;
+            _side!.CloseSocket(() => self.Tell(new SocketClosed(why))); // the port must be free before it is bound again
+            Become(Recovering);
+        });
+        Receive<CloseSide>(_ => Close());
     }
 
-    private void CommonHandlers()
+    private void Recovering()
     {
+        Receive<SocketClosed>(c =>
+        {
+            _socketClosed = true;
+            var replacement = SocketBinder.Bind(_local!, _spec.ReceiveBuffer, _spec.SendBuffer); // throws → channel stops us
+            _side!.Rebind(replacement);
+            _socketClosed = false;
+            _channel.Tell(new SideRecovered(_spec.Side, c.Why));
+            Become(Relaying);
+        });
         Receive<CloseSide>(_ =>
         {
-            _side?.Dispose();
-            Sender.Tell(new SideClosed(_spec.Side));
-            Context.Stop(Self);
+            // the old socket is closing already; once it is, there is nothing to re-bind
+            var requester = Sender;
+            Become(() => Closing(requester));
         });
     }
 
-    private void Recover(SocketSideFault fault)
+    private void Close()
     {
-        if (_side is null || !ReferenceEquals(fault.Socket, _side.Socket)) return;
-        _log.Warning("Channel {Channel} side {Side}: socket failed ({Error}); re-binding port {Port}",
-            _spec.ChannelId, _spec.Side, fault.Error.Message, _spec.Bind.Port);
-        if (++_recoveries > MaxRecoveries)
-            throw new SideFailedException($"socket failed {_recoveries} times, last: {fault.Error.Message}", fault.Error);
-        var local = _side.LocalEndPoint;
-        _side.Socket.Dispose();   // frees the port so the same port can be bound again
-        var replacement = SocketBinder.Bind(local, _spec.ReceiveBuffer, _spec.SendBuffer); // throws → channel stops us
-        _side.Rebind(replacement);
-        _channel.Tell(new SideRecovered(_spec.Side, fault.Error.Message));
+        var requester = Sender;
+        if (_side is null || _socketClosed) { Closed(requester); return; }
+        var self = Self;
+        _side.CloseSocket(() => self.Tell(new SocketClosed("closed")));
+        Become(() => Closing(requester));
     }
 
-    protected override void PostStop() => _side?.Dispose();
+    private void Closing(IActorRef requester)
+    {
+        Receive<SocketClosed>(_ => Closed(requester));
+        ReceiveAny(_ => { });
+    }
+
+    private void Closed(IActorRef requester)
+    {
+        _socketClosed = true;
+        requester.Tell(new SideClosed(_spec.Side));
+        Context.Stop(Self);
+    }
+
+    protected override void PostStop()
+    {
+        if (_side is not null && !_socketClosed) _side.CloseSocket(null); // stopped abruptly: the port is freed all the same
+    }
+
+    private sealed record SocketClosed(string Why);
 }
 
 /// <summary>A side could not keep its port; its channel closes with reason SideFailed.</summary>

@@ -8,8 +8,8 @@ using Xunit.Abstractions;
 
 namespace ActorRelay.Tests.Node;
 
-/// <summary>Hijack-safe latching through the real node over loopback UDP, for both transports.</summary>
-public abstract class HijackSafeLatchingSpecs(string transport, ITestOutputHelper output) : RelayNodeSpecsBase(transport, output)
+/// <summary>Hijack-safe latching through the real node over loopback UDP, on every data path.</summary>
+public abstract class HijackSafeLatchingSpecs(string dataPath, ITestOutputHelper output) : RelayNodeSpecsBase(dataPath, output)
 {
     private static byte[] Rtp(ushort seq, uint ssrc) => LatchPolicyMatrixTests.Rtp(seq, ssrc);
 
@@ -116,5 +116,7 @@ public abstract class HijackSafeLatchingSpecs(string transport, ITestOutputHelpe
 }
 
 public sealed class SocketHijackSafeLatchingSpecs(ITestOutputHelper output) : HijackSafeLatchingSpecs("socket", output);
+
+public sealed class SocketDotnetEngineHijackSafeLatchingSpecs(ITestOutputHelper output) : HijackSafeLatchingSpecs("socket-dotnet", output);
 
 public sealed class AkkaIoHijackSafeLatchingSpecs(ITestOutputHelper output) : HijackSafeLatchingSpecs("akka-io", output);

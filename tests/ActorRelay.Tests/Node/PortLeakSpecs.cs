@@ -22,10 +22,8 @@ public abstract class PortLeakSpecs : TestKit
     private readonly IActorRef _node;
     private readonly int _cycles;
 
-    protected PortLeakSpecs(string transport, int cycles, ITestOutputHelper output)
-        : base(ConfigurationFactory.ParseString($"relay.transport = {transport}")
-            .WithFallback(RelaySettings.From(RelaySettings.DefaultConfig()).AkkaIoConfig())
-            .WithFallback(RelaySettings.DefaultConfig()), output: output)
+    protected PortLeakSpecs(string dataPath, int cycles, ITestOutputHelper output)
+        : base(DataPaths.Config(dataPath), output: output)
     {
         _cycles = cycles;
         var settings = RelaySettings.From(Sys.Settings.Config) with { PortMin = _ports.Min, PortMax = _ports.Max, BindAddress = IPAddress.Loopback };
@@ -86,6 +84,8 @@ public abstract class PortLeakSpecs : TestKit
 }
 
 public sealed class SocketPortLeakSpecs(ITestOutputHelper output) : PortLeakSpecs("socket", 10_000, output);
+
+public sealed class SocketDotnetEnginePortLeakSpecs(ITestOutputHelper output) : PortLeakSpecs("socket-dotnet", 2_000, output);
 
 public sealed class AkkaIoPortLeakSpecs(ITestOutputHelper output) : PortLeakSpecs("akka-io", 10_000, output);
 

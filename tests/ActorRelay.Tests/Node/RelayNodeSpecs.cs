@@ -19,17 +19,14 @@ public abstract class RelayNodeSpecsBase : TestKit
     protected readonly IActorRef Node;
     protected readonly RelaySettings Settings;
 
-    protected RelayNodeSpecsBase(string transport, ITestOutputHelper output, string extraConfig = "")
-        : base(Config(transport, extraConfig), output: output)
+    protected RelayNodeSpecsBase(string dataPath, ITestOutputHelper output, string extraConfig = "")
+        : base(Config(dataPath, extraConfig), output: output)
     {
         Settings = RelaySettings.From(Sys.Settings.Config) with { PortMin = Ports.Min, PortMax = Ports.Max, BindAddress = IPAddress.Loopback };
         Node = Sys.ActorOf(ActorRelay.Node.RelayNodeActor.Props(Settings), "relay");
     }
 
-    private static Config Config(string transport, string extra) =>
-        ConfigurationFactory.ParseString($"relay.transport = \"{transport}\"\n{extra}")
-            .WithFallback(RelaySettings.From(RelaySettings.DefaultConfig()).AkkaIoConfig())
-            .WithFallback(RelaySettings.DefaultConfig());
+    private static Config Config(string dataPath, string extra) => DataPaths.Config(dataPath, extra);
 
     protected async Task<ChannelOpened> OpenAsync(string id, SideRequest? left = null, SideRequest? right = null, ChannelOptions? options = null)
     {
@@ -56,10 +53,10 @@ public abstract class RelayNodeSpecsBase : TestKit
 }
 
 /// <summary>
-/// The node, its channels and sides over real UDP on loopback, run once per transport (the same suite
-/// proves both implementations of the seam).
+/// The node, its channels and sides over real UDP on loopback, run once per data path (the same suite
+/// proves both implementations of the seam, and both engines of the socket transport).
 /// </summary>
-public abstract class RelayNodeSpecs(string transport, ITestOutputHelper output) : RelayNodeSpecsBase(transport, output)
+public abstract class RelayNodeSpecs(string dataPath, ITestOutputHelper output) : RelayNodeSpecsBase(dataPath, output)
 {
 
     [Fact]
@@ -316,11 +313,13 @@ public abstract class RelayNodeSpecs(string transport, ITestOutputHelper output)
 
 public sealed class SocketTransportNodeSpecs(ITestOutputHelper output) : RelayNodeSpecs("socket", output);
 
+public sealed class SocketDotnetEngineNodeSpecs(ITestOutputHelper output) : RelayNodeSpecs("socket-dotnet", output);
+
 public sealed class AkkaIoTransportNodeSpecs(ITestOutputHelper output) : RelayNodeSpecs("akka-io", output);
 
-/// <summary>relay.max-datagram above the default (jumbo-sized video): relayed intact up to it, dropped beyond, on both transports.</summary>
-public abstract class LargeDatagramSpecs(string transport, ITestOutputHelper output)
-    : RelayNodeSpecsBase(transport, output, "relay.max-datagram = 9000\nakka.io.udp.disabled-buffer-pool.buffer-size = 9001")
+/// <summary>relay.max-datagram above the default (jumbo-sized video): relayed intact up to it, dropped beyond, on every data path.</summary>
+public abstract class LargeDatagramSpecs(string dataPath, ITestOutputHelper output)
+    : RelayNodeSpecsBase(dataPath, output, "relay.max-datagram = 9000\nakka.io.udp.disabled-buffer-pool.buffer-size = 9001")
 {
     [Fact]
     public async Task Datagrams_up_to_a_configured_maximum_of_9000_bytes_are_intact()
@@ -341,5 +340,7 @@ public abstract class LargeDatagramSpecs(string transport, ITestOutputHelper out
 }
 
 public sealed class SocketLargeDatagramSpecs(ITestOutputHelper output) : LargeDatagramSpecs("socket", output);
+
+public sealed class SocketDotnetEngineLargeDatagramSpecs(ITestOutputHelper output) : LargeDatagramSpecs("socket-dotnet", output);
 
 public sealed class AkkaIoLargeDatagramSpecs(ITestOutputHelper output) : LargeDatagramSpecs("akka-io", output);

@@ -40,7 +40,7 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(out
     private AkkaIoSideActor.Path LatchedSibling(TestProbe siblingActor, IPEndPoint at)
     {
         var path = new AkkaIoSideActor.Path(Spec(Side.Right), CreateTestProbe().Ref, siblingActor.Ref);
-        path.Admit(new byte[12], PacketSource.From(at), null); // latches; dropped itself (its own peer is unknown)
+        path.Admit(new byte[12], PacketSource.From(at), default); // latches; dropped itself (its own peer is unknown)
         Assert.NotNull(path.Target);
         return path;
     }

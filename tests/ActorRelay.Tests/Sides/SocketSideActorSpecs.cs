@@ -10,13 +10,25 @@ using Xunit.Abstractions;
 
 namespace ActorRelay.Tests.Sides;
 
-/// <summary>The socket side: its bind, its recovery from a failed socket, and its port always freed.</summary>
-public sealed class SocketSideActorSpecs(ITestOutputHelper output) : TestKit(output: output)
+/// <summary>The socket side on each engine: its bind, its recovery from a failed socket, and its port always freed.</summary>
+public abstract class SocketSideActorSpecs : TestKit
 {
     private readonly (int Min, int Max) _ports = TestPorts.Block(4);
+    private readonly RelayLoop? _loop;
+
+    protected SocketSideActorSpecs(bool relayLoop, ITestOutputHelper output) : base(output: output)
+    {
+        if (relayLoop) _loop = new RelayLoop("spec-loop", 1500);
+    }
+
+    protected override void AfterAll()
+    {
+        base.AfterAll();
+        _loop?.Dispose();
+    }
 
     private SideSpec Spec(Side side, int port) =>
-        new("ch", side, new IPEndPoint(IPAddress.Loopback, port), ActorRelay.Latching.LatchPolicy.Default, 1500, 0, 0, RelayClock.System);
+        new("ch", side, new IPEndPoint(IPAddress.Loopback, port), ActorRelay.Latching.LatchPolicy.Default, 1500, 0, 0, RelayClock.System, _loop);
 
     private static bool Bindable(int port)
     {
@@ -27,6 +39,20 @@ public sealed class SocketSideActorSpecs(ITestOutputHelper output) : TestKit(out
             return true;
         }
         catch (SocketException) { return false; }
+    }
+
+    private (IActorRef Left, IActorRef Right, SocketSide L, SocketSide R) Connected(Akka.TestKit.TestProbe channel)
+    {
+        var left = Sys.ActorOf(SocketSideActor.Props(Spec(Side.Left, _ports.Min), channel.Ref));
+        var right = Sys.ActorOf(SocketSideActor.Props(Spec(Side.Right, _ports.Min + 1), channel.Ref));
+        var bounds = new[] { channel.ExpectMsg<SideBound>(), channel.ExpectMsg<SideBound>() };
+        var l = (SocketSide)bounds.Single(b => b.Side == Side.Left).DataPath;
+        var r = (SocketSide)bounds.Single(b => b.Side == Side.Right).DataPath;
+        l.Sibling = r;
+        r.Sibling = l;
+        left.Tell(new ConnectSibling(r));
+        right.Tell(new ConnectSibling(l));
+        return (left, right, l, r);
     }
 
     [Fact]
@@ -46,15 +72,7 @@ public sealed class SocketSideActorSpecs(ITestOutputHelper output) : TestKit(out
     public async Task A_failed_socket_is_rebound_on_the_same_port_and_relaying_goes_on()
     {
         var channel = CreateTestProbe();
-        var left = Sys.ActorOf(SocketSideActor.Props(Spec(Side.Left, _ports.Min), channel.Ref));
-        var right = Sys.ActorOf(SocketSideActor.Props(Spec(Side.Right, _ports.Min + 1), channel.Ref));
-        var bounds = new[] { channel.ExpectMsg<SideBound>(), channel.ExpectMsg<SideBound>() };
-        var l = (SocketSide)bounds.Single(b => b.Side == Side.Left).DataPath;
-        var r = (SocketSide)bounds.Single(b => b.Side == Side.Right).DataPath;
-        l.Sibling = r;
-        r.Sibling = l;
-        left.Tell(new ConnectSibling(r));
-        right.Tell(new ConnectSibling(l));
+        var (left, _, l, r) = Connected(channel);
 
         var failedSocket = l.Socket;
         left.Tell(new SocketSideFault(failedSocket, new SocketException((int)SocketError.NetworkDown)));
@@ -69,4 +87,32 @@ public sealed class SocketSideActorSpecs(ITestOutputHelper output) : TestKit(out
         a.SendTo(new RelayEndpoint("127.0.0.1", _ports.Min), "through the new socket"u8.ToArray());
         Assert.Equal("through the new socket"u8.ToArray(), await b.ExpectAsync(TimeSpan.FromSeconds(3)));
     }
+
+    [Fact]
+    public void Close_answers_only_once_the_port_is_free()
+    {
+        var channel = CreateTestProbe();
+        var (left, right, _, _) = Connected(channel);
+        left.Tell(CloseSide.Instance, channel.Ref);
+        right.Tell(CloseSide.Instance, channel.Ref);
+        channel.ExpectMsg<SideClosed>();
+        channel.ExpectMsg<SideClosed>();
+        Assert.True(Bindable(_ports.Min), "left port still bound after SideClosed");
+        Assert.True(Bindable(_ports.Min + 1), "right port still bound after SideClosed");
+    }
+
+    [Fact]
+    public void A_side_stopped_abruptly_frees_its_port()
+    {
+        var channel = CreateTestProbe();
+        var (left, _, _, _) = Connected(channel);
+        Watch(left);
+        Sys.Stop(left);
+        ExpectTerminated(left);
+        AwaitAssert(() => Assert.True(Bindable(_ports.Min)), TimeSpan.FromSeconds(3));
+    }
 }
+
+public sealed class RelayLoopSocketSideActorSpecs(ITestOutputHelper output) : SocketSideActorSpecs(relayLoop: true, output);
+
+public sealed class DotnetEngineSocketSideActorSpecs(ITestOutputHelper output) : SocketSideActorSpecs(relayLoop: false, output);

@@ -1,0 +1,96 @@
+using System.Runtime.InteropServices;
+
+namespace ActorRelay.Sides;
+
+/// <summary>
+/// The few Linux system calls the relay loop needs (epoll, eventfd, recvmmsg, sendmmsg), declared for
+/// 64-bit Linux (x64 and arm64, the layouts below). Everything is blittable: no marshalling per call.
+/// </summary>
+internal static unsafe partial class LinuxUdp
+{
+    /// <summary>True where the relay loop can run: Linux on x64 or arm64.</summary>
+    public static bool Supported =>
+        OperatingSystem.IsLinux() &&
+        RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
+
+    public const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
+    public const uint EPOLLIN = 0x001, EPOLLERR = 0x008, EPOLLHUP = 0x010;
+    public const int EPOLL_CLOEXEC = 0x80000;
+    public const int EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
+    public const int MSG_DONTWAIT = 0x40, MSG_TRUNC = 0x20;
+
+    public const int EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EINVAL = 22, ENOTSOCK = 88, EMSGSIZE = 90,
+        ENETUNREACH = 101, ECONNRESET = 104, ENOBUFS = 105, ECONNREFUSED = 111, EHOSTUNREACH = 113, EPERM = 1;
+
+    /// <summary>AF_INET and AF_INET6 as Linux stores them in sa_family (host byte order).</summary>
+    public const ushort AF_INET = 2, AF_INET6 = 10;
+
+    /// <summary>sizeof(struct sockaddr_in6): room for either family.</summary>
+    public const int SockaddrSize = 28;
+
+    /// <summary>struct epoll_event is packed on x64 (12 bytes) and naturally aligned elsewhere (16 bytes).</summary>
+    public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+    public static readonly int EpollDataOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public byte* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MMsgHdr
+    {
+        public MsgHdr Header;
+        public uint Length;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int epoll_create1(int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int epoll_wait(int epfd, byte* events, int maxEvents, int timeout);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int eventfd(uint initval, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint read(int fd, void* buf, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint write(int fd, void* buf, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int recvmmsg(int fd, MMsgHdr* msgs, uint vlen, int flags, void* timeout);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int sendmmsg(int fd, MMsgHdr* msgs, uint vlen, int flags);
+
+    /// <summary>Adds or removes <paramref name="fd"/> in an epoll set, watching for input, with <paramref name="data"/> as its token.</summary>
+    public static int EpollControl(int epfd, int op, int fd, ulong data)
+    {
+        var ev = stackalloc byte[16];
+        *(uint*)ev = EPOLLIN;
+        *(ulong*)(ev + EpollDataOffset) = data;
+        return epoll_ctl(epfd, op, fd, ev);
+    }
+}

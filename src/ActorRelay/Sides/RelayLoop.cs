@@ -1,0 +1,401 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Akka.Actor;
+using ActorRelay.Latching;
+using ActorRelay.Protocol;
+using static ActorRelay.Sides.LinuxUdp;
+
+namespace ActorRelay.Sides;
+
+/// <summary>
+/// One relay thread for many side sockets (the <c>socket</c> transport on Linux): it waits on all of them with
+/// epoll, reads what arrived with one <c>recvmmsg</c> per ready socket (up to <see cref="Batch"/> datagrams),
+/// decides each datagram with the side's latch policy and sends the admitted ones out of the sibling's socket
+/// with one <c>sendmmsg</c>. Buffers are native and owned by the loop, so a socket costs no receive buffer and
+/// no async state of its own, and nothing is allocated per packet. Both sides of a channel live on the same
+/// loop, so a side's socket is only ever used by one thread.
+/// <para>Sockets attached to a loop are closed by the loop (<see cref="Close"/>), never by another thread: the
+/// loop holds a reference on each socket's handle while it may use its descriptor, so a descriptor number can
+/// never be reused under it. Control (attach, close) reaches the loop as commands through an eventfd.</para>
+/// </summary>
+internal sealed unsafe class RelayLoop : IDisposable
+{
+    /// <summary>Datagrams read from one socket per wake-up: a flood on one port gets this many, then the others get their turn.</summary>
+    public const int Batch = 32;
+    private const int MaxEvents = 256;
+    private const ulong WakeToken = ulong.MaxValue;
+
+    private readonly int _epoll, _wake;
+    private readonly Thread _thread;
+    private readonly ConcurrentQueue<Command> _commands = new();
+    private readonly object _gate = new();
+    private bool _stopped;                  // under _gate: commands now run on the caller's thread
+    private volatile bool _stopping;
+
+    // loop thread only
+    private SocketSide?[] _slots = new SocketSide?[64];
+    private readonly Stack<int> _freeSlots = new();
+    private int _slotsUsed;
+    private uint _generation;
+    private int _attached;
+
+    // native memory, loop thread only
+    private readonly int _stride;
+    private readonly byte* _memory;
+    private readonly byte* _events;
+    private readonly byte* _buffers;
+    private readonly byte* _names;
+    private readonly byte* _sendName;
+    private readonly MMsgHdr* _rx;
+    private readonly IoVec* _rxIov;
+    private readonly MMsgHdr* _tx;
+    private readonly IoVec* _txIov;
+    private readonly int* _txLength;
+
+    /// <param name="maxDatagram">The largest datagram relayed; buffers hold one byte more, so a full buffer means oversize.</param>
+    public RelayLoop(string name, int maxDatagram)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("the relay loop needs Linux on x64 or arm64");
+        _stride = (maxDatagram + 1 + 7) & ~7;
+        var size = (nuint)(MaxEvents * 16 + Batch * _stride + Batch * SockaddrSize + 32 +
+                           Batch * (sizeof(MMsgHdr) + sizeof(IoVec)) * 2 + Batch * sizeof(int) + 64);
+        _memory = (byte*)NativeMemory.AllocZeroed(size);
+        var p = _memory;
+        _events = p; p += MaxEvents * 16;
+        _rx = (MMsgHdr*)p; p += Batch * sizeof(MMsgHdr);
+        _tx = (MMsgHdr*)p; p += Batch * sizeof(MMsgHdr);
+        _rxIov = (IoVec*)p; p += Batch * sizeof(IoVec);
+        _txIov = (IoVec*)p; p += Batch * sizeof(IoVec);
+        _txLength = (int*)p; p += Batch * sizeof(int);
+        _sendName = p; p += 32;
+        _names = p; p += Batch * SockaddrSize;
+        _buffers = (byte*)(((nuint)p + 7) & ~(nuint)7);
+        for (var i = 0; i < Batch; i++)
+        {
+            _rxIov[i].Base = _buffers + i * _stride;
+            _rxIov[i].Length = (nuint)_stride;
+            _rx[i].Header.Iov = &_rxIov[i];
+            _rx[i].Header.IovLength = 1;
+            _rx[i].Header.Name = _names + i * SockaddrSize;
+            _tx[i].Header.Iov = &_txIov[i];
+            _tx[i].Header.IovLength = 1;
+            _tx[i].Header.Name = _sendName;
+        }
+
+        _epoll = epoll_create1(EPOLL_CLOEXEC);
+        if (_epoll < 0) { var e = Marshal.GetLastPInvokeError(); NativeMemory.Free(_memory); throw new SocketException(e); }
+        _wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (_wake < 0 || EpollControl(_epoll, EPOLL_CTL_ADD, _wake, WakeToken) != 0)
+        {
+            var e = Marshal.GetLastPInvokeError();
+            if (_wake >= 0) close(_wake);
+            close(_epoll);
+            NativeMemory.Free(_memory);
+            throw new SocketException(e);
+        }
+        _thread = new Thread(Run) { IsBackground = true, Name = name };
+        _thread.Start();
+    }
+
+    /// <summary>Sockets attached now (read from any thread; for diagnostics and tests).</summary>
+    public int Attached => Volatile.Read(ref _attached);
+
+    /// <summary>Starts relaying <paramref name="socket"/> for <paramref name="side"/> (any thread).</summary>
+    public void Attach(SocketSide side, Socket socket) => Post(new Command(side, socket, null, attach: true));
+
+    /// <summary>
+    /// Closes <paramref name="socket"/> of <paramref name="side"/>, attached or not, on the loop thread (or at once when
+    /// the loop has stopped); then calls <paramref name="closed"/>, from that thread. Any thread.
+    /// </summary>
+    public void Close(SocketSide side, Socket socket, Action? closed) => Post(new Command(side, socket, closed, attach: false));
+
+    private void Post(Command command)
+    {
+        lock (_gate)
+        {
+            if (!_stopped)
+            {
+                _commands.Enqueue(command);
+                Wake();
+                return;
+            }
+        }
+        if (!command.IsAttach) CloseNow(command.Side, command.Socket, command.Closed); // the loop is gone: nobody else uses the socket
+    }
+
+    private void Wake()
+    {
+        ulong one = 1;
+        write(_wake, &one, 8);
+    }
+
+    // ---- the loop thread ---------------------------------------------------------------------
+
+    private void Run()
+    {
+        try
+        {
+            while (!_stopping)
+            {
+                var n = epoll_wait(_epoll, _events, MaxEvents, -1);
+                if (n < 0)
+                {
+                    if (Marshal.GetLastPInvokeError() == EINTR) continue;
+                    break; // the epoll set itself failed: nothing sensible is left to do but stop
+                }
+                for (var i = 0; i < n; i++)
+                {
+                    var ev = _events + i * EpollEventSize;
+                    var token = *(ulong*)(ev + EpollDataOffset);
+                    if (token == WakeToken) { RunCommands(); continue; }
+                    var slot = (int)(uint)token;
+                    if ((uint)slot >= (uint)_slotsUsed) continue;
+                    var side = _slots[slot];
+                    if (side is null || side.LoopToken != token) continue; // closed earlier in this batch
+                    Receive(side);
+                }
+            }
+        }
+        finally
+        {
+            lock (_gate) _stopped = true;
+            RunCommands();
+            for (var i = 0; i < _slotsUsed; i++)
+                if (_slots[i] is { } side) CloseNow(side, side.LoopSocket!, null);
+            close(_wake);
+            close(_epoll);
+            NativeMemory.Free(_memory);
+        }
+    }
+
+    private void RunCommands()
+    {
+        ulong count;
+        read(_wake, &count, 8);
+        while (_commands.TryDequeue(out var c))
+        {
+            try
+            {
+                if (c.IsAttach) AttachNow(c.Side, c.Socket);
+                else CloseNow(c.Side, c.Socket, c.Closed);
+            }
+            catch (Exception e)
+            {
+                c.Side.SideActor.Tell(new SocketSideFault(c.Socket, e));
+            }
+        }
+    }
+
+    private void AttachNow(SocketSide side, Socket socket)
+    {
+        if (side.LoopToken != 0) Detach(side);         // a re-bind replaces the side's socket
+        var added = false;
+        socket.SafeHandle.DangerousAddRef(ref added);   // throws ObjectDisposedException for a closed socket
+        int slot;
+        if (_freeSlots.Count > 0) slot = _freeSlots.Pop();
+        else
+        {
+            if (_slotsUsed == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);
+            slot = _slotsUsed++;
+        }
+        if (++_generation == uint.MaxValue) _generation = 1;
+        var token = (ulong)_generation << 32 | (uint)slot;
+        var fd = (int)socket.SafeHandle.DangerousGetHandle();
+        if (EpollControl(_epoll, EPOLL_CTL_ADD, fd, token) != 0)
+        {
+            var error = Marshal.GetLastPInvokeError();
+            socket.SafeHandle.DangerousRelease();
+            _freeSlots.Push(slot);
+            throw new SocketException(error);
+        }
+        _slots[slot] = side;
+        side.LoopToken = token;
+        side.LoopFd = fd;
+        side.LoopSocket = socket;
+        Interlocked.Increment(ref _attached);
+    }
+
+    private void Detach(SocketSide side)
+    {
+        var socket = side.LoopSocket!;
+        EpollControl(_epoll, EPOLL_CTL_DEL, side.LoopFd, 0);
+        var slot = (int)(uint)side.LoopToken;
+        _slots[slot] = null;
+        _freeSlots.Push(slot);
+        side.LoopToken = 0;
+        side.LoopFd = -1;
+        side.LoopSocket = null;
+        socket.SafeHandle.DangerousRelease();
+        Interlocked.Decrement(ref _attached);
+    }
+
+    private void CloseNow(SocketSide side, Socket socket, Action? closed)
+    {
+        if (side.LoopToken != 0 && ReferenceEquals(side.LoopSocket, socket)) Detach(side);
+        socket.Dispose();
+        closed?.Invoke();
+    }
+
+    /// <summary>Reads a batch from one ready socket and relays what its latch admits.</summary>
+    private void Receive(SocketSide side)
+    {
+        for (var i = 0; i < Batch; i++)
+        {
+            _rx[i].Header.NameLength = SockaddrSize;
+            _rx[i].Header.Flags = 0;
+        }
+        var n = recvmmsg(side.LoopFd, _rx, Batch, MSG_DONTWAIT, null);
+        if (n <= 0)
+        {
+            if (n < 0) ReceiveFailed(side, Marshal.GetLastPInvokeError());
+            return;
+        }
+        LatchedTarget? target = null;
+        var count = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var length = (int)_rx[i].Length;
+            var datagram = new ReadOnlySpan<byte>(_buffers + i * _stride, length);
+            var name = new ReadOnlySpan<byte>(_names + i * SockaddrSize, (int)Math.Min(_rx[i].Header.NameLength, SockaddrSize));
+            if (!TryReadSource(name, out var source))
+            {
+                side.Counters.OnReceived(length, side.Spec.Clock.NowMs);
+                side.Drop(DropReason.InvalidSource);
+                continue;
+            }
+            var admitted = side.Admit(datagram, source, name);
+            if (admitted is null) continue;
+            target = admitted;  // one sibling, one latched target for the whole batch
+            _txIov[count].Base = _buffers + i * _stride;
+            _txIov[count].Length = (nuint)length;
+            _txLength[count] = length;
+            count++;
+        }
+        if (count > 0) Send((SocketSide)side.Sibling!, target!, count, side);
+    }
+
+    /// <summary>Sends the admitted datagrams out of the sibling's socket to its latched source.</summary>
+    private void Send(SocketSide sibling, LatchedTarget target, int count, SocketSide from)
+    {
+        if (sibling.LoopToken == 0)
+        {
+            for (var j = 0; j < count; j++) from.Drop(DropReason.SendFailed); // the sibling is closing
+            return;
+        }
+        var address = target.Address;
+        address.Buffer.Span[..address.Size].CopyTo(new Span<byte>(_sendName, 32));
+        for (var j = 0; j < count; j++) _tx[j].Header.NameLength = (uint)address.Size;
+        var done = 0;
+        while (done < count)
+        {
+            var sent = sendmmsg(sibling.LoopFd, _tx + done, (uint)(count - done), MSG_DONTWAIT);
+            if (sent > 0)
+            {
+                for (var j = done; j < done + sent; j++) from.Counters.OnForwarded(_txLength[j]);
+                done += sent;
+                continue;
+            }
+            var error = Marshal.GetLastPInvokeError();
+            if (sent < 0 && error == EINTR) continue;
+            if (sent == 0 || error is EAGAIN or ENOBUFS or ENOMEM)
+            {
+                // the send buffer is full: shed the rest of the batch rather than wait (a late packet is worthless)
+                for (; done < count; done++) from.Drop(DropReason.SendFailed);
+                return;
+            }
+            from.Drop(DropReason.SendFailed); // this datagram could not go (unreachable, refused by a firewall): skip it
+            done++;
+        }
+    }
+
+    private void ReceiveFailed(SocketSide side, int error)
+    {
+        switch (error)
+        {
+            case EAGAIN or EINTR:                                   // woken for nothing
+            case ECONNREFUSED or ECONNRESET or EHOSTUNREACH or ENETUNREACH: // an ICMP error queued on the socket
+            case ENOMEM or ENOBUFS:                                 // transient
+                return;
+        }
+        // The socket is unusable: close it here (it is attached) and let its actor bind the port again.
+        var socket = side.LoopSocket!;
+        CloseNow(side, socket, null);
+        side.SideActor.Tell(new SocketSideFault(socket, new SocketException(error)));
+    }
+
+    /// <summary>Reads a Linux sockaddr_in / sockaddr_in6 as received.</summary>
+    private static bool TryReadSource(ReadOnlySpan<byte> name, out PacketSource source)
+    {
+        source = default;
+        if (name.Length < 16) return false;
+        var port = BinaryPrimitives.ReadUInt16BigEndian(name.Slice(2, 2));
+        switch (MemoryMarshal.Read<ushort>(name))
+        {
+            case AF_INET:
+                source = PacketSource.FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(name.Slice(4, 4)), port);
+                return true;
+            case AF_INET6 when name.Length >= SockaddrSize:
+                source = new PacketSource(BinaryPrimitives.ReadUInt128BigEndian(name.Slice(8, 16)), port);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    // ---- stop --------------------------------------------------------------------------------
+
+    /// <summary>Stops the thread; sockets still attached, and any close still queued, are closed first.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_stopped || _stopping) return;
+            _stopping = true;
+            Wake();
+        }
+        if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(10));
+    }
+
+    private sealed class Command(SocketSide side, Socket socket, Action? closed, bool attach)
+    {
+        public SocketSide Side { get; } = side;
+        public Socket Socket { get; } = socket;
+        public Action? Closed { get; } = closed;
+        public bool IsAttach { get; } = attach;
+    }
+}
+
+/// <summary>
+/// The relay loops of one node: channels are spread over them round-robin (both sides of a channel on one loop).
+/// </summary>
+internal sealed class RelayLoops : IDisposable
+{
+    private readonly RelayLoop[] _loops;
+    private int _next = -1;
+
+    public RelayLoops(int count, int maxDatagram, string name = "relay-loop")
+    {
+        _loops = new RelayLoop[Math.Max(1, count)];
+        try
+        {
+            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public int Count => _loops.Length;
+    public IReadOnlyList<RelayLoop> Loops => _loops;
+
+    public RelayLoop Next() => _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
+
+    public void Dispose()
+    {
+        foreach (var loop in _loops) loop?.Dispose();
+    }
+}

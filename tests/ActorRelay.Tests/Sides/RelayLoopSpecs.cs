@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.TestKit.Xunit2;
+using ActorRelay.Latching;
+using ActorRelay.Protocol;
+using ActorRelay.Sides;
+using ActorRelay.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ActorRelay.Tests.Sides;
+
+/// <summary>The relay loop on its own: batches, ordering, closing on its thread, stopping with sockets attached.</summary>
+public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: output)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+    private readonly (int Min, int Max) _ports = TestPorts.Block(6);
+
+    private (SocketSide Left, SocketSide Right) Channel(RelayLoop loop, int leftPort, int maxDatagram = 1500)
+    {
+        var channel = CreateTestProbe();
+        SocketSide Side(Side side, int port) => new(
+            new SideSpec("loop", side, new IPEndPoint(IPAddress.Loopback, port), LatchPolicy.Default, maxDatagram, 0, 0, RelayClock.System, loop),
+            SocketBinder.Bind(new IPEndPoint(IPAddress.Loopback, port), 0, 0), channel.Ref, channel.Ref);
+        var l = Side(ActorRelay.Protocol.Side.Left, leftPort);
+        var r = Side(ActorRelay.Protocol.Side.Right, leftPort + 1);
+        l.Sibling = r;
+        r.Sibling = l;
+        l.Start();
+        r.Start();
+        return (l, r);
+    }
+
+    private static bool Bindable(int port)
+    {
+        try
+        {
+            using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            s.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException) { return false; }
+    }
+
+    private static async Task LatchAsync(SocketSide l, SocketSide r, UdpPeer a, UdpPeer b)
+    {
+        a.SendTo(new RelayEndpoint("127.0.0.1", l.LocalEndPoint.Port), [1]);
+        b.SendTo(new RelayEndpoint("127.0.0.1", r.LocalEndPoint.Port), [2]);
+        Assert.Equal([2], await a.ExpectAsync(Wait)); // b's packet reached a: both latched
+    }
+
+    [Fact]
+    public async Task A_burst_is_relayed_complete_and_in_order_in_batches()
+    {
+        using var loop = new RelayLoop("spec-loop", 1500);
+        var (l, r) = Channel(loop, _ports.Min);
+        using var a = new UdpPeer();
+        using var b = new UdpPeer();
+        await LatchAsync(l, r, a, b);
+
+        const int burst = 100; // more than a batch (the loop reads up to 32 at a time) and within the default socket buffers
+        for (var i = 0; i < burst; i++) a.SendTo(new RelayEndpoint("127.0.0.1", l.LocalEndPoint.Port), BitConverter.GetBytes(i));
+        for (var i = 0; i < burst; i++) Assert.Equal(i, BitConverter.ToInt32(await b.ExpectAsync(Wait)));
+        Assert.Equal(burst + 1, l.Counters.PacketsReceived);
+        Assert.Equal(burst, l.Counters.PacketsForwarded);   // a's first packet came before b latched
+        Assert.Equal(1, l.Counters.Dropped(DropReason.PeerNotLatched));
+    }
+
+    [Fact]
+    public async Task Close_runs_on_the_loop_and_frees_the_port_before_it_calls_back()
+    {
+        using var loop = new RelayLoop("spec-loop", 1500);
+        var (l, r) = Channel(loop, _ports.Min);
+        await AwaitAssertAsync(() => Assert.Equal(2, loop.Attached), Wait);
+        var freed = new TaskCompletionSource<bool>();
+        l.CloseSocket(() => freed.SetResult(Bindable(_ports.Min)));
+        Assert.True(await freed.Task.WaitAsync(Wait));
+        Assert.Equal(1, loop.Attached);
+
+        // the open side still receives; what it would relay to the closed sibling is dropped, not sent
+        using var b = new UdpPeer();
+        b.SendTo(new RelayEndpoint("127.0.0.1", r.LocalEndPoint.Port), [9]);
+        await AwaitAssertAsync(() => Assert.Equal(1, r.Counters.PacketsReceived), Wait);
+    }
+
+    [Fact]
+    public async Task Stopping_the_loop_closes_every_socket_still_attached()
+    {
+        var loop = new RelayLoop("spec-loop", 1500);
+        Channel(loop, _ports.Min);
+        Channel(loop, _ports.Min + 2);
+        await AwaitAssertAsync(() => Assert.Equal(4, loop.Attached), Wait);
+        loop.Dispose();
+        for (var p = _ports.Min; p < _ports.Min + 4; p++) Assert.True(Bindable(p), $"port {p} still bound after the loop stopped");
+    }
+
+    [Fact]
+    public async Task A_close_after_the_loop_stopped_closes_at_once()
+    {
+        var loop = new RelayLoop("spec-loop", 1500);
+        var channel = CreateTestProbe();
+        var socket = SocketBinder.Bind(new IPEndPoint(IPAddress.Loopback, _ports.Min), 0, 0);
+        var side = new SocketSide(new SideSpec("loop", Side.Left, new IPEndPoint(IPAddress.Loopback, _ports.Min), LatchPolicy.Default,
+            1500, 0, 0, RelayClock.System, loop), socket, channel.Ref, channel.Ref);
+        loop.Dispose();
+        var closed = new TaskCompletionSource();
+        side.CloseSocket(closed.SetResult);
+        await closed.Task.WaitAsync(Wait);
+        Assert.True(Bindable(_ports.Min));
+    }
+
+    [Fact]
+    public async Task Oversize_datagrams_are_dropped_and_counted_never_truncated()
+    {
+        using var loop = new RelayLoop("spec-loop", 200);
+        var (l, r) = Channel(loop, _ports.Min, maxDatagram: 200);
+        using var a = new UdpPeer();
+        using var b = new UdpPeer();
+        await LatchAsync(l, r, a, b);
+        a.SendTo(new RelayEndpoint("127.0.0.1", l.LocalEndPoint.Port), new byte[201]);
+        a.SendTo(new RelayEndpoint("127.0.0.1", l.LocalEndPoint.Port), new byte[200]);
+        Assert.Equal(200, (await b.ExpectAsync(Wait)).Length);
+        Assert.Equal(1, l.Counters.Dropped(DropReason.Oversize));
+    }
+}
