@@ -2,177 +2,248 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using ActorRelay.Sides;
 using HdrHistogram;
+using static ActorRelay.Sides.LinuxUdp;
 
 namespace ActorRelay.Bench;
 
 /// <summary>What one measured window delivered.</summary>
 internal sealed record StreamResult(
     int Channels, int PacketsPerSecondPerDirection, double Seconds,
-    long Sent, long Received, long Reordered, double OfferedPps, double DeliveredPps, double LossPercent,
+    long Sent, long Received, long Reordered, long SendErrors, double OfferedPps, double DeliveredPps, double LossPercent,
     double P50Ms, double P99Ms, double P999Ms, double MaxMs,
-    double SendLagMaxMs, double SendLagP99Ms, bool GeneratorLimited);
+    double SendLagMaxMs, double SendLagP99Ms, bool GeneratorLimited,
+    double MeasuredSeconds, double GeneratorCpuMs, double RelayCpuMs);
 
 /// <summary>
 /// Two clients per channel, each one UDP socket that sends and receives on one port (as NATed clients do),
-/// streaming RTP-like packets both ways at a fixed rate. Each packet carries a sequence number and the send
-/// time; the receiver records one-way latency in an HdrHistogram. Sending and receiving allocate nothing.
+/// streaming RTP-like packets both ways at a fixed rate. Each packet carries a sequence number and its send
+/// time; the receiver records one-way latency in an HdrHistogram.
+/// <para>One thread does everything, on the caller's thread: it sends each client's packets on schedule and,
+/// between sends, waits on every client socket at once with epoll (a nanosecond timeout up to the next send),
+/// reading with <c>recvmmsg</c>. No locks, no thread hand-offs, nothing allocated per packet: the generator uses
+/// one core at most, leaves the other to the relay, and its own latency adds as little as possible. It measures
+/// how late each send slot starts and flags a run where it fell behind.</para>
 /// </summary>
-internal sealed class LoadGenerator : IDisposable
+internal sealed unsafe class LoadGenerator : IDisposable
 {
-    private readonly Client[] _clients;
+    private const int Batch = 16, MaxEvents = 256, BufferSize = 2048;
+    private readonly Socket[] _sockets;
+    private readonly int[] _fds;
     private readonly int _size;
+    private readonly byte* _memory;
+    private readonly byte* _packets;   // per client: its packet
+    private readonly byte* _targets;   // per client: the relay's sockaddr_in
+    private readonly byte* _events;
+    private readonly byte* _buffers;
+    private readonly MMsgHdr* _rx;
+    private readonly IoVec* _iov;
+    private readonly ushort[] _seq, _lastSeq;
+    private readonly bool[] _haveSeq;
+    private readonly int[] _heard;
+    private readonly int _epoll;
+    private readonly bool _nanosecondWait;
     private readonly LongHistogram _latency = new(TimeSpan.TicksPerSecond * 10, 3);
     private readonly LongHistogram _lag = new(TimeSpan.TicksPerSecond * 10, 3);
-    private readonly object _gate = new();
-    private volatile bool _recording;
-    private long _received, _reordered;
-    private readonly CancellationTokenSource _stop = new();
+    private bool _recording;
+    private long _received, _reordered, _sendErrors;
 
     public LoadGenerator(IReadOnlyList<(int Left, int Right)> channels, int clientPortMin, int size)
     {
+        if (!Supported) throw new PlatformNotSupportedException("the load generator needs Linux (epoll, recvmmsg)");
         _size = Math.Max(size, 32);
-        _clients = new Client[channels.Count * 2];
-        for (var i = 0; i < channels.Count; i++)
+        var n = channels.Count * 2;
+        _sockets = new Socket[n];
+        _fds = new int[n];
+        _seq = new ushort[n];
+        _lastSeq = new ushort[n];
+        _haveSeq = new bool[n];
+        _heard = new int[n];
+        _memory = (byte*)NativeMemory.AllocZeroed((nuint)(n * (_size + 16) + MaxEvents * 16 + Batch * (BufferSize + sizeof(MMsgHdr) + sizeof(IoVec)) + 64));
+        _packets = _memory;
+        _targets = _packets + n * _size;
+        _events = _targets + n * 16;
+        _rx = (MMsgHdr*)(_events + MaxEvents * 16);
+        _iov = (IoVec*)(_rx + Batch);
+        _buffers = (byte*)(_iov + Batch);
+        for (var i = 0; i < Batch; i++)
         {
-            _clients[2 * i] = new Client(clientPortMin + 2 * i, channels[i].Left, (uint)(2 * i + 1), _size);
-            _clients[2 * i + 1] = new Client(clientPortMin + 2 * i + 1, channels[i].Right, (uint)(2 * i + 2), _size);
+            _iov[i].Base = _buffers + i * BufferSize;
+            _iov[i].Length = BufferSize;
+            _rx[i].Header.Iov = &_iov[i];
+            _rx[i].Header.IovLength = 1;
         }
-        foreach (var c in _clients) _ = ReceiveLoop(c);
+        _epoll = epoll_create1(EPOLL_CLOEXEC);
+        if (_epoll < 0) throw new SocketException(Errno());
+        for (var i = 0; i < n; i++)
+        {
+            var relayPort = i % 2 == 0 ? channels[i / 2].Left : channels[i / 2].Right;
+            var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            s.Bind(new IPEndPoint(IPAddress.Loopback, clientPortMin + i));
+            _sockets[i] = s;
+            _fds[i] = (int)s.SafeHandle.DangerousGetHandle();
+            if (EpollControl(_epoll, EPOLL_CTL_ADD, _fds[i], (ulong)i) != 0) throw new SocketException(Errno());
+            var target = new IPEndPoint(IPAddress.Loopback, relayPort).Serialize();
+            target.Buffer.Span[..16].CopyTo(new Span<byte>(_targets + i * 16, 16));
+            var packet = new Span<byte>(_packets + i * _size, _size);
+            packet[0] = 0x80;                                                      // RTP version 2
+            BinaryPrimitives.WriteUInt32BigEndian(packet[8..], (uint)i + 1);      // SSRC
+        }
+        try
+        {
+            var zero = new TimeSpec();
+            _nanosecondWait = epoll_pwait2(_epoll, _events, MaxEvents, &zero, null) >= 0;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            _nanosecondWait = false; // glibc before 2.35: millisecond waits
+        }
     }
 
-    /// <summary>Latches every side: each client sends until its peer hears it (bounded).</summary>
+    /// <summary>Latches every side: each client sends every 50 ms until its peer hears it (bounded).</summary>
     public void Latch()
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
+        var deadline = Stopwatch.GetTimestamp() + 30 * Stopwatch.Frequency;
+        while (Stopwatch.GetTimestamp() < deadline)
         {
-            foreach (var c in _clients) c.Send(Stopwatch.GetTimestamp());
-            Thread.Sleep(50);
-            if (_clients.All(c => Volatile.Read(ref c.Heard) > 0)) return;
+            for (var i = 0; i < _sockets.Length; i++) Send(i, Stopwatch.GetTimestamp());
+            Poll(Stopwatch.GetTimestamp() + Stopwatch.Frequency / 20);
+            if (_heard.All(h => h > 0)) return;
         }
-        throw new InvalidOperationException($"only {_clients.Count(c => c.Heard > 0)} of {_clients.Length} clients heard their peer");
+        throw new InvalidOperationException($"only {_heard.Count(h => h > 0)} of {_sockets.Length} clients heard their peer");
     }
 
     /// <summary>
     /// Streams at <paramref name="pps"/> packets/s per client for <paramref name="seconds"/>, measuring the window after a
     /// warm-up. Clients are spread evenly over the packet interval (each has its own phase, as independent calls do),
     /// in 1 ms slots; the lag of each slot behind its schedule shows when the generator itself falls behind.
+    /// <paramref name="relayCpuMilliseconds"/> reads the relay's CPU time: it is read when the measured window starts and
+    /// again after its last packets had time to arrive, as is the generator's own thread's CPU time.
     /// </summary>
-    public StreamResult Stream(int pps, double seconds, double warmupSeconds = 3)
+    public StreamResult Stream(int pps, double seconds, double warmupSeconds, Func<double> relayCpuMilliseconds)
     {
         var interval = Stopwatch.Frequency / pps;
         var slots = Math.Max(1, (int)(1000 / pps));           // 1 ms slots per interval (20 for 50 pps)
         var slotTicks = interval / slots;
-        var perSlot = (_clients.Length + slots - 1) / slots;
+        var perSlot = (_sockets.Length + slots - 1) / slots;
         var start = Stopwatch.GetTimestamp();
         var warmEnd = start + (long)(warmupSeconds * Stopwatch.Frequency);
         var end = warmEnd + (long)(seconds * Stopwatch.Frequency);
         long sent = 0;
         var next = start;
         var slot = 0;
+        double cpu0 = 0, relay0 = 0;
+        long recordingStarted = 0;
         while (true)
         {
             var now = Stopwatch.GetTimestamp();
             if (now >= end) break;
             if (now < next)
             {
-                var ms = (next - now) * 1000 / Stopwatch.Frequency;
-                if (ms >= 1) Thread.Sleep(1); else Thread.SpinWait(20);
+                Poll(next);
                 continue;
             }
-            if (!_recording && now >= warmEnd) { Reset(); _recording = true; sent = 0; }
-            if (_recording) lock (_gate) _lag.RecordValue(Math.Max(0, (now - next) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+            if (!_recording && now >= warmEnd)
+            {
+                Reset();
+                _recording = true;
+                sent = 0;
+                cpu0 = ThreadCpuMilliseconds();
+                relay0 = relayCpuMilliseconds();
+                recordingStarted = Stopwatch.GetTimestamp();
+            }
+            if (_recording) _lag.RecordValue(Math.Max(0, (now - next) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
             var from = slot * perSlot;
-            var to = Math.Min(_clients.Length, from + perSlot);
-            for (var i = from; i < to; i++) _clients[i].Send(Stopwatch.GetTimestamp());
+            var to = Math.Min(_sockets.Length, from + perSlot);
+            for (var i = from; i < to; i++) Send(i, Stopwatch.GetTimestamp());
             if (_recording) sent += to - from;
             slot = (slot + 1) % slots;
             next += slotTicks;
         }
         // let the last packets arrive (a packet later than this counts as lost, as for a jitter buffer)
-        Thread.Sleep(200);
+        Poll(Stopwatch.GetTimestamp() + Stopwatch.Frequency / 5);
+        var relayCpu = relayCpuMilliseconds() - relay0;
+        var cpu = ThreadCpuMilliseconds() - cpu0;
+        var measured = (Stopwatch.GetTimestamp() - recordingStarted) / (double)Stopwatch.Frequency;
         _recording = false;
-        lock (_gate)
-        {
-            var received = Interlocked.Read(ref _received);
-            double Ms(double percentile) => _latency.GetValueAtPercentile(percentile) / (double)TimeSpan.TicksPerMillisecond;
-            var lagMax = _lag.GetMaxValue() / (double)TimeSpan.TicksPerMillisecond;
-            var lagP99 = _lag.GetValueAtPercentile(99) / (double)TimeSpan.TicksPerMillisecond;
-            return new StreamResult(_clients.Length / 2, pps, seconds, sent, received, Interlocked.Read(ref _reordered),
-                sent / seconds, received / seconds, sent == 0 ? 0 : Math.Max(0, 100.0 * (sent - received) / sent),
-                Ms(50), Ms(99), Ms(99.9), _latency.GetMaxValue() / (double)TimeSpan.TicksPerMillisecond,
-                lagMax, lagP99, GeneratorLimited: lagP99 > 1000.0 / pps / 2);
-        }
+        double Ms(double percentile) => _latency.GetValueAtPercentile(percentile) / (double)TimeSpan.TicksPerMillisecond;
+        var lagMax = _lag.GetMaxValue() / (double)TimeSpan.TicksPerMillisecond;
+        var lagP99 = _lag.GetValueAtPercentile(99) / (double)TimeSpan.TicksPerMillisecond;
+        return new StreamResult(_sockets.Length / 2, pps, seconds, sent, _received, _reordered, _sendErrors,
+            sent / seconds, _received / seconds, sent == 0 ? 0 : Math.Max(0, 100.0 * (sent - _received) / sent),
+            Ms(50), Ms(99), Ms(99.9), _latency.GetMaxValue() / (double)TimeSpan.TicksPerMillisecond,
+            lagMax, lagP99, GeneratorLimited: lagP99 > 1000.0 / pps / 2, measured, cpu, relayCpu);
     }
 
     private void Reset()
     {
-        lock (_gate)
+        _latency.Reset();
+        _lag.Reset();
+        _received = _reordered = _sendErrors = 0;
+    }
+
+    private void Send(int client, long timestamp)
+    {
+        var packet = _packets + client * _size;
+        BinaryPrimitives.WriteUInt16BigEndian(new Span<byte>(packet + 2, 2), _seq[client]++);
+        BinaryPrimitives.WriteInt64LittleEndian(new Span<byte>(packet + 12, 8), timestamp);
+        if (sendto(_fds[client], packet, (nuint)_size, MSG_DONTWAIT, _targets + client * 16, 16) < 0 && _recording) _sendErrors++;
+    }
+
+    /// <summary>Receives whatever arrives until <paramref name="until"/> (a Stopwatch timestamp).</summary>
+    private void Poll(long until)
+    {
+        while (true)
         {
-            _latency.Reset();
-            _lag.Reset();
-            Interlocked.Exchange(ref _received, 0);
-            Interlocked.Exchange(ref _reordered, 0);
+            var left = until - Stopwatch.GetTimestamp();
+            if (left <= 0) return;
+            int n;
+            if (_nanosecondWait)
+            {
+                var ns = left * 1_000_000_000 / Stopwatch.Frequency;
+                var timeout = new TimeSpec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 };
+                n = epoll_pwait2(_epoll, _events, MaxEvents, &timeout, null);
+            }
+            else n = epoll_wait(_epoll, _events, MaxEvents, (int)(left * 1000 / Stopwatch.Frequency));
+            for (var e = 0; e < n; e++) Receive((int)*(ulong*)(_events + e * EpollEventSize + EpollDataOffset));
+            if (n > 0) return; // back to the send schedule after each batch of events
         }
     }
 
-    private async Task ReceiveLoop(Client c)
+    private void Receive(int client)
     {
-        var buffer = GC.AllocateArray<byte>(2048, pinned: true);
-        var from = new SocketAddress(AddressFamily.InterNetwork);
-        while (!_stop.IsCancellationRequested)
+        for (var i = 0; i < Batch; i++) _rx[i].Header.Flags = 0;
+        var n = recvmmsg(_fds[client], _rx, Batch, MSG_DONTWAIT, null);
+        var now = Stopwatch.GetTimestamp();
+        for (var i = 0; i < n; i++)
         {
-            int n;
-            try { n = await c.Socket.ReceiveFromAsync(buffer, SocketFlags.None, from); }
-            catch (Exception) { return; }
-            var now = Stopwatch.GetTimestamp();
-            if (n < 24) continue;
-            Interlocked.Increment(ref c.Heard);
+            if (_rx[i].Length < 24) continue;
+            var data = new ReadOnlySpan<byte>(_buffers + i * BufferSize, 24);
+            _heard[client]++;
             if (!_recording) continue;
-            var seq = BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(2));
-            var sentAt = BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(12));
-            if (c.HaveSeq && (ushort)(seq - c.LastSeq) > 32768) Interlocked.Increment(ref _reordered);
-            else { c.LastSeq = seq; c.HaveSeq = true; }
-            Interlocked.Increment(ref _received);
-            var ticks = (now - sentAt) * TimeSpan.TicksPerSecond / Stopwatch.Frequency;
-            lock (_gate) _latency.RecordValue(Math.Max(0, ticks));
+            var seq = BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
+            var sentAt = BinaryPrimitives.ReadInt64LittleEndian(data[12..]);
+            if (_haveSeq[client] && (ushort)(seq - _lastSeq[client]) > 32768) _reordered++;
+            else { _lastSeq[client] = seq; _haveSeq[client] = true; }
+            _received++;
+            _latency.RecordValue(Math.Max(0, (now - sentAt) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
         }
+    }
+
+    /// <summary>CPU time (user + system) of the calling thread, from /proc/thread-self/stat.</summary>
+    private static double ThreadCpuMilliseconds()
+    {
+        var stat = File.ReadAllText("/proc/thread-self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11]) + long.Parse(fields[12])) * 10.0; // USER_HZ = 100
     }
 
     public void Dispose()
     {
-        _stop.Cancel();
-        foreach (var c in _clients) c.Socket.Dispose();
-    }
-
-    private sealed class Client
-    {
-        public readonly Socket Socket;
-        private readonly SocketAddress _relay;
-        private readonly byte[] _packet;
-        private ushort _seq;
-        public int Heard;
-        public ushort LastSeq;
-        public bool HaveSeq;
-
-        public Client(int port, int relayPort, uint ssrc, int size)
-        {
-            Socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            Socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            Socket.Blocking = false;
-            _relay = new IPEndPoint(IPAddress.Loopback, relayPort).Serialize();
-            _packet = new byte[size];
-            _packet[0] = 0x80;
-            BinaryPrimitives.WriteUInt32BigEndian(_packet.AsSpan(8), ssrc);
-        }
-
-        public void Send(long timestamp)
-        {
-            BinaryPrimitives.WriteUInt16BigEndian(_packet.AsSpan(2), _seq++);
-            BinaryPrimitives.WriteInt64LittleEndian(_packet.AsSpan(12), timestamp);
-            try { Socket.SendTo(_packet, SocketFlags.None, _relay); }
-            catch (SocketException) { /* counted as loss */ }
-        }
+        foreach (var s in _sockets) s?.Dispose();
+        close(_epoll);
+        NativeMemory.Free(_memory);
     }
 }

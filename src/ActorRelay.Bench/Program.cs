@@ -6,7 +6,7 @@ using ActorRelay.Bench;
 using ActorRelay.Hosting;
 using ActorRelay.Protocol;
 
-// The generator's own sockets complete inline too: it must not be the bottleneck.
+// An in-process relay on the runtime's socket engine completes receives inline, as the node does.
 RelayRuntime.EnableInlineSocketCompletions();
 
 var opts = BenchOptions.Parse(args);
@@ -30,10 +30,11 @@ using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString(
 
 RelayUnderTest Make(string name, int k) => name switch
 {
-    "socket" => new ActorRelayNode("socket", 10000, 4600 + k, system),
-    "akka-io" => new ActorRelayNode("akka-io", 10000, 4600 + k, system),
+    "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, 10000),
+    "socket" or "akka-io" => new ActorRelayNode(name, 10000, 4600 + k, system),
     "c-epoll" => new CRelay(cRelay, 20000),
     "rtpengine" => new RtpEngine(24000, 2223 + k),
+    "direct" => new DirectLoopback(24000),
     _ => throw new ArgumentException($"unknown relay {name}"),
 };
 
@@ -43,8 +44,20 @@ var report = new Dictionary<string, object>
     ["options"] = opts,
     ["started"] = DateTimeOffset.UtcNow,
 };
-var stream = new List<object>();
 var k = 0;
+
+// One measured window: the relay's CPU is read by the generator itself when its measured window starts and after
+// the last packets had time to arrive, so warm-up traffic is not counted against the packets delivered.
+async Task<Measured> Measure(RelayUnderTest relay, LoadGenerator gen, int pps, double seconds, double warmup)
+{
+    var rt0 = await relay.RuntimeAsync();
+    var r = gen.Stream(pps, seconds, warmup, relay.CpuMilliseconds);
+    var rt1 = await relay.RuntimeAsync();
+    var relayCpu = r.RelayCpuMs - (relay.InProcess ? r.GeneratorCpuMs : 0);
+    return new Measured(r, relayCpu, rt0, rt1);
+}
+
+var stream = new List<StreamRow>();
 // Interleaved: round 1 of every relay, then round 2, ... so drift in the machine's load hits all alike.
 for (var round = 1; round <= opts.Rounds; round++)
 {
@@ -54,23 +67,8 @@ for (var round = 1; round <= opts.Rounds; round++)
         var ports = await relay.StartAsync(opts.Channels);
         using var gen = new LoadGenerator(ports, 24000, opts.Size);
         gen.Latch();
-        var rt0 = await relay.RuntimeAsync();
-        var cpu0 = relay.CpuMilliseconds();
-        var r = gen.Stream(opts.Pps, opts.Seconds);
-        var cpu1 = relay.CpuMilliseconds();
-        var rt1 = await relay.RuntimeAsync();
-        var cpuUsPerPacket = r.Received == 0 ? double.NaN : (cpu1 - cpu0) * 1000.0 / r.Received;
-        var row = new
-        {
-            relay = name, round, r.Channels, offered_pps = Math.Round(r.OfferedPps), delivered_pps = Math.Round(r.DeliveredPps),
-            loss_pct = Math.Round(r.LossPercent, 4), reordered = r.Reordered,
-            p50_ms = Math.Round(r.P50Ms, 3), p99_ms = Math.Round(r.P99Ms, 3), p999_ms = Math.Round(r.P999Ms, 3), max_ms = Math.Round(r.MaxMs, 3),
-            cpu_us_per_packet = Math.Round(cpuUsPerPacket, 2),
-            gc_collections = rt0 is null ? (int?)null : rt1!.Gen0Collections + rt1.Gen1Collections + rt1.Gen2Collections - rt0.Gen0Collections - rt0.Gen1Collections - rt0.Gen2Collections,
-            gc_pause_ms = rt0 is null ? (double?)null : Math.Round(rt1!.GcPauseMilliseconds - rt0.GcPauseMilliseconds, 2),
-            alloc_bytes_per_packet = rt0 is null || r.Received == 0 ? (double?)null : Math.Round((rt1!.AllocatedBytes - rt0.AllocatedBytes) / (double)r.Received, 1),
-            generator_send_lag_p99_ms = Math.Round(r.SendLagP99Ms, 3), generator_limited = r.GeneratorLimited,
-        };
+        var m = await Measure(relay, gen, opts.Pps, opts.Seconds, 3);
+        var row = StreamRow.Of(name + (relay.InProcess ? " (in-process)" : ""), round, m);
         stream.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }
@@ -90,14 +88,14 @@ if (opts.Overload)
         gen.Latch();
         foreach (var (phase, pps) in new[] { ("nominal", opts.Pps), ("double", opts.Pps * 2), ("recovered", opts.Pps) })
         {
-            var cpu0 = relay.CpuMilliseconds();
-            var r = gen.Stream(pps, opts.Seconds, warmupSeconds: phase == "nominal" ? 3 : 0.5);
-            var cpu1 = relay.CpuMilliseconds();
+            var m = await Measure(relay, gen, pps, opts.Seconds, phase == "nominal" ? 3 : 0.5);
+            var r = m.Stream;
             var row = new
             {
                 relay = name, phase, channels = opts.Channels, offered_pps = Math.Round(r.OfferedPps), delivered_pps = Math.Round(r.DeliveredPps),
                 loss_pct = Math.Round(r.LossPercent, 3), p50_ms = Math.Round(r.P50Ms, 3), p99_ms = Math.Round(r.P99Ms, 3), max_ms = Math.Round(r.MaxMs, 3),
-                relay_cpu_pct = Math.Round((cpu1 - cpu0) / ((opts.Seconds + (phase == "nominal" ? 3 : 0.5) + 0.2) * 10), 1), generator_limited = r.GeneratorLimited,
+                relay_cpu_pct = Math.Round(m.RelayCpuMs / (r.MeasuredSeconds * 10), 1),
+                generator_cpu_pct = Math.Round(r.GeneratorCpuMs / (r.MeasuredSeconds * 10), 1), generator_limited = r.GeneratorLimited,
             };
             overload.Add(row);
             Console.WriteLine(JsonSerializer.Serialize(row));
@@ -119,55 +117,59 @@ if (opts.Ramp.Length > 0)
             var ports = await relay.StartAsync(channels);
             using var gen = new LoadGenerator(ports, 24000, opts.Size);
             gen.Latch();
-            var cpu0 = relay.CpuMilliseconds();
-            var r = gen.Stream(opts.Pps, opts.Seconds);
-            var cpu1 = relay.CpuMilliseconds();
+            var m = await Measure(relay, gen, opts.Pps, opts.Seconds, 3);
+            var r = m.Stream;
             var ok = r.LossPercent < 0.1 && r.P99Ms < 5;
             var row = new
             {
                 relay = name, channels, delivered_pps = Math.Round(r.DeliveredPps), loss_pct = Math.Round(r.LossPercent, 4),
-                p99_ms = Math.Round(r.P99Ms, 3), cpu_us_per_packet = Math.Round((cpu1 - cpu0) * 1000.0 / Math.Max(1, r.Received), 2),
-                holds = ok, generator_limited = r.GeneratorLimited,
+                p99_ms = Math.Round(r.P99Ms, 3), cpu_us_per_packet = Math.Round(m.RelayCpuMs * 1000.0 / Math.Max(1, r.Received), 2),
+                holds = ok, generator_cpu_pct = Math.Round(r.GeneratorCpuMs / (r.MeasuredSeconds * 10), 1), generator_limited = r.GeneratorLimited,
             };
             ramp.Add(row);
             Console.WriteLine(JsonSerializer.Serialize(row));
             if (!ok) break;
             held = channels;
         }
-        ramp.Add(new { relay = name, max_channels_held = held, max_pps_held = held * 2 * opts.Pps });
-        Console.WriteLine(JsonSerializer.Serialize(new { relay = name, max_channels_held = held, max_pps_held = held * 2 * opts.Pps }));
+        var summary = new { relay = name, max_channels_held = held, max_pps_held = held * 2 * opts.Pps };
+        ramp.Add(summary);
+        Console.WriteLine(JsonSerializer.Serialize(summary));
     }
     report["ramp"] = ramp;
 }
 
+var idle = new List<IdleRow>();
 if (opts.IdleChannels > 0)
 {
-    var idle = new List<object>();
     foreach (var name in opts.Relays.Where(r => r is "socket" or "akka-io"))
     {
-        await using var relay = (ActorRelayNode)Make(name, k++);
+        await using var relay = Make(name, k++);
         await relay.StartAsync(0);
-        await Task.Delay(2000);
+        var node = relay switch { ActorRelayNode n => n.Node, InProcessActorRelay p => p.Node, _ => throw new InvalidOperationException() };
+        async Task<RuntimeStats> Collected() => await node.Ask<RuntimeStats>(new GetRuntimeStats(CollectGarbage: true), TimeSpan.FromSeconds(30));
+        await Task.Delay(1000);
+        var empty = await Collected();
         var rss0 = relay.RssBytes();
         var sw = Stopwatch.StartNew();
         var opened = await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
-            relay.Node.Ask<object>(new OpenChannel($"idle-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(60))));
+            node.Ask<object>(new OpenChannel($"idle-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(60))));
         var openSeconds = sw.Elapsed.TotalSeconds;
-        await Task.Delay(2000);
+        await Task.Delay(1000);
         var rss1 = relay.RssBytes();
+        var loaded = await Collected();
+        var rss2 = relay.RssBytes();
         sw.Restart();
         await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
-            relay.Node.Ask<object>(new CloseChannel($"idle-{i}"), TimeSpan.FromSeconds(60))));
+            node.Ask<object>(new CloseChannel($"idle-{i}"), TimeSpan.FromSeconds(60))));
         var closeSeconds = sw.Elapsed.TotalSeconds;
-        var status = await relay.Node.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(10));
-        var row = new
-        {
-            relay = name, channels = opts.IdleChannels, opened_ok = opened.Count(o => o is ChannelOpened),
-            rss_empty_mb = Math.Round(rss0 / 1048576.0, 1), rss_loaded_mb = Math.Round(rss1 / 1048576.0, 1),
-            kb_per_idle_channel = Math.Round((rss1 - rss0) / 1024.0 / opts.IdleChannels, 2),
-            opens_per_second = Math.Round(opts.IdleChannels / openSeconds), closes_per_second = Math.Round(opts.IdleChannels / closeSeconds),
-            ports_leaked = status.PortsTotal - status.PortsFree,
-        };
+        var status = await node.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(10));
+        double PerChannelKb(long bytes) => Math.Round(bytes / 1024.0 / opts.IdleChannels, 2);
+        var row = new IdleRow(
+            name + (relay.InProcess ? " (in-process)" : ""), opts.IdleChannels, opened.Count(o => o is ChannelOpened),
+            Math.Round(rss0 / 1048576.0, 1), Math.Round(rss1 / 1048576.0, 1), Math.Round(rss2 / 1048576.0, 1),
+            PerChannelKb(rss1 - rss0), PerChannelKb(rss2 - rss0), PerChannelKb(loaded.ManagedHeapBytes - empty.ManagedHeapBytes),
+            Math.Round(opts.IdleChannels / openSeconds), Math.Round(opts.IdleChannels / closeSeconds),
+            status.PortsTotal - status.PortsFree, relay.InProcess ? "local messages" : "Akka.Remote");
         idle.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }
@@ -178,11 +180,80 @@ var dir = Path.Combine(root, "bench", "results");
 Directory.CreateDirectory(dir);
 var file = Path.Combine(dir, $"{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
 File.WriteAllText(file, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+Summary.Print(stream, idle);
 Console.WriteLine($"results: {file}");
 await system.Terminate();
 
+internal sealed record Measured(StreamResult Stream, double RelayCpuMs, RuntimeStats? Before, RuntimeStats? After);
+
+internal sealed record StreamRow(
+    string relay, int round, int channels, double offered_pps, double delivered_pps, double loss_pct, long reordered,
+    double p50_ms, double p99_ms, double p999_ms, double max_ms, double cpu_us_per_packet, double relay_cpu_pct,
+    int? gc_collections, double? gc_pause_ms, double? alloc_bytes_per_packet,
+    double generator_cpu_pct, double generator_send_lag_p99_ms, bool generator_limited, long generator_send_errors)
+{
+    public static StreamRow Of(string relay, int round, Measured m)
+    {
+        var r = m.Stream;
+        var (a, b) = (m.Before, m.After);
+        return new StreamRow(relay, round, r.Channels, Math.Round(r.OfferedPps), Math.Round(r.DeliveredPps), Math.Round(r.LossPercent, 4), r.Reordered,
+            Math.Round(r.P50Ms, 3), Math.Round(r.P99Ms, 3), Math.Round(r.P999Ms, 3), Math.Round(r.MaxMs, 3),
+            r.Received == 0 ? double.NaN : Math.Round(m.RelayCpuMs * 1000.0 / r.Received, 2),
+            Math.Round(m.RelayCpuMs / (r.MeasuredSeconds * 10), 1),
+            a is null ? null : b!.Gen0Collections + b.Gen1Collections + b.Gen2Collections - a.Gen0Collections - a.Gen1Collections - a.Gen2Collections,
+            a is null ? null : Math.Round(b!.GcPauseMilliseconds - a.GcPauseMilliseconds, 2),
+            a is null || r.Received == 0 ? null : Math.Round((b!.AllocatedBytes - a.AllocatedBytes) / (double)r.Received, 1),
+            Math.Round(r.GeneratorCpuMs / (r.MeasuredSeconds * 10), 1), Math.Round(r.SendLagP99Ms, 3), r.GeneratorLimited, r.SendErrors);
+    }
+}
+
+internal sealed record IdleRow(
+    string relay, int channels, int opened_ok, double rss_empty_mb, double rss_loaded_mb, double rss_loaded_after_gc_mb,
+    double kb_per_idle_channel_rss, double kb_per_idle_channel_rss_after_gc, double kb_per_idle_channel_managed_live,
+    double opens_per_second, double closes_per_second, int ports_leaked, string protocol_path);
+
+/// <summary>The run at a glance: medians over rounds per relay, ratios to the C reference and to rtpengine.</summary>
+internal static class Summary
+{
+    public static void Print(IReadOnlyList<StreamRow> stream, IReadOnlyList<IdleRow> idle)
+    {
+        if (stream.Count > 0)
+        {
+            static double Median(IEnumerable<double> xs)
+            {
+                var s = xs.Order().ToArray();
+                return s.Length == 0 ? double.NaN : s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+            }
+            var byRelay = stream.GroupBy(r => r.relay).ToList();
+            var c = byRelay.FirstOrDefault(g => g.Key == "c-epoll");
+            var cCpu = c is null ? double.NaN : Median(c.Select(r => r.cpu_us_per_packet));
+            Console.WriteLine();
+            Console.WriteLine($"| relay ({byRelay[0].First().channels} channels, medians of {byRelay[0].Count()}) | CPU µs/packet | × C | p50 ms | p99 ms | p99.9 ms | loss % | GC | alloc B/packet | generator CPU % |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var g in byRelay)
+            {
+                var cpu = Median(g.Select(r => r.cpu_us_per_packet));
+                Console.WriteLine($"| {g.Key} | {cpu:F2} | {cpu / cCpu:F2} | {Median(g.Select(r => r.p50_ms)):F2} | {Median(g.Select(r => r.p99_ms)):F2} | " +
+                                  $"{Median(g.Select(r => r.p999_ms)):F2} | {Median(g.Select(r => r.loss_pct)):F3} | " +
+                                  $"{(g.First().gc_collections is null ? "—" : Median(g.Select(r => (double)r.gc_collections!.Value)).ToString("F0"))} | " +
+                                  $"{(g.First().alloc_bytes_per_packet is null ? "—" : Median(g.Select(r => r.alloc_bytes_per_packet!.Value)).ToString("F1"))} | " +
+                                  $"{Median(g.Select(r => r.generator_cpu_pct)):F0} |");
+            }
+        }
+        if (idle.Count > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine("| relay | channels | KB/idle channel: RSS as opened | RSS after GC | managed live | opened/s | closed/s | ports leaked |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|");
+            foreach (var r in idle)
+                Console.WriteLine($"| {r.relay} | {r.channels} | {r.kb_per_idle_channel_rss:F1} | {r.kb_per_idle_channel_rss_after_gc:F1} | " +
+                                  $"{r.kb_per_idle_channel_managed_live:F1} | {r.opens_per_second:F0} | {r.closes_per_second:F0} | {r.ports_leaked} |");
+        }
+    }
+}
+
 internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int Size, double Seconds, int Rounds, int IdleChannels, int[] Ramp,
-    bool Overload = false, int? RelayCpu = null)
+    bool Overload = false, int? RelayCpu = null, bool InProcess = false)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -202,6 +273,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--ramp" => o with { Ramp = Next().Split(',').Select(int.Parse).ToArray() },
                 "--overload" => o with { Overload = true },
                 "--relay-cpu" => o with { RelayCpu = int.Parse(Next()) },
+                "--in-process" => o with { InProcess = true },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };
         }

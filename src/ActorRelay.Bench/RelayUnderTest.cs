@@ -11,7 +11,10 @@ internal abstract class RelayUnderTest : IAsyncDisposable
     protected Process? Process;
 
     public abstract string Name { get; }
-    public int Pid => Process!.Id;
+    public virtual int Pid => Process!.Id;
+
+    /// <summary>True when the relay runs inside the benchmark's own process (its CPU then includes the generator's thread).</summary>
+    public virtual bool InProcess => false;
 
     /// <summary>Starts the relay and opens <paramref name="channels"/> channels; returns each channel's (left, right) ports.</summary>
     public abstract Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels);
@@ -20,7 +23,7 @@ internal abstract class RelayUnderTest : IAsyncDisposable
     public virtual Task<RuntimeStats?> RuntimeAsync() => Task.FromResult<RuntimeStats?>(null);
 
     /// <summary>CPU time of the relay process (user + system), from /proc.</summary>
-    public double CpuMilliseconds()
+    public virtual double CpuMilliseconds()
     {
         var stat = File.ReadAllText($"/proc/{Pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
@@ -123,6 +126,60 @@ internal sealed class ActorRelayNode(string transport, int portMin, int remotePo
 
     [System.Runtime.InteropServices.DllImport("libc")]
     private static extern int kill(int pid, int sig);
+}
+
+/// <summary>
+/// ActorRelay hosted in the benchmark's own process: an ActorSystem with the relay node, channels opened with
+/// local messages (the same protocol, no Akka.Remote). CPU is the process's minus the generator thread's.
+/// </summary>
+internal sealed class InProcessActorRelay(string transport, int portMin) : RelayUnderTest
+{
+    private ActorSystem? _system;
+    private IActorRef? _node;
+
+    public override string Name => $"actorrelay-{transport}-in-process";
+    public override int Pid => Environment.ProcessId;
+    public override bool InProcess => true;
+    public IActorRef Node => _node!;
+
+    public override async Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels)
+    {
+        var portMax = portMin + 2 * Math.Max(channels, ActorRelayNode.MaxIdleChannels) + 99;
+        var config = Akka.Configuration.ConfigurationFactory.ParseString($$"""
+            relay { transport = {{transport}}, bind-address = "127.0.0.1", ports { min = {{portMin}}, max = {{portMax}} }
+                    idle-timeout = 10m, setup-timeout = 10m }
+            akka { loglevel = WARNING, log-dead-letters = off }
+            """).WithFallback(ActorRelay.Settings.RelaySettings.DefaultConfig());
+        config = ActorRelay.Settings.RelaySettings.From(config).AkkaIoConfig().WithFallback(config);
+        _system = ActorSystem.Create("relay-in-process", config);
+        _node = ActorRelay.Hosting.RelayHostingExtensions.StartRelayNode(_system);
+        var opened = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
+            _node.Ask<ChannelOpened>(new OpenChannel($"bench-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(30))));
+        return opened.Select(o => (o.Left.Port, o.Right.Port)).ToList();
+    }
+
+    public override async Task<RuntimeStats?> RuntimeAsync() =>
+        await _node!.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(10));
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_system is not null) await _system.Terminate();
+    }
+}
+
+/// <summary>
+/// No relay at all: each client sends straight to its peer client. What the generator and the kernel's loopback
+/// path cost and add to latency by themselves: the floor under every relay's figures on this machine.
+/// </summary>
+internal sealed class DirectLoopback(int clientPortMin) : RelayUnderTest
+{
+    public override string Name => "direct";
+    public override int Pid => Environment.ProcessId;
+    public override double CpuMilliseconds() => 0;
+
+    public override Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels) =>
+        Task.FromResult<IReadOnlyList<(int, int)>>(Enumerable.Range(0, channels)
+            .Select(i => (clientPortMin + 2 * i + 1, clientPortMin + 2 * i)).ToList()); // left client sends to the right client's port
 }
 
 /// <summary>The minimal C epoll relay (bench/c-relay/relay.c): channel i on ports base+2i, base+2i+1.</summary>

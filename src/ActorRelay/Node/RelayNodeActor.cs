@@ -99,12 +99,17 @@ public sealed class RelayNodeActor : ReceiveActor
             .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor))
             .OrderBy(s => s.ChannelId, StringComparer.Ordinal).ToList())));
         Receive<GetNodeStatus>(_ => Sender.Tell(Status()));
-        Receive<GetRuntimeStats>(_ =>
+        Receive<GetRuntimeStats>(r =>
         {
+            if (r.CollectGarbage)
+            {
+                _log.Info("Collecting garbage on request (GetRuntimeStats): the node pauses briefly");
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            }
             using var self = System.Diagnostics.Process.GetCurrentProcess();
             Sender.Tell(new RuntimeStats(self.TotalProcessorTime.TotalMilliseconds, GC.CollectionCount(0), GC.CollectionCount(1),
                 GC.CollectionCount(2), GC.GetTotalPauseDuration().TotalMilliseconds, GC.GetTotalAllocatedBytes(),
-                self.WorkingSet64, Environment.ProcessorCount));
+                self.WorkingSet64, Environment.ProcessorCount, GC.GetTotalMemory(forceFullCollection: false)));
         });
         Receive<Subscribe>(s =>
         {

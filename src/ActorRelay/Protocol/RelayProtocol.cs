@@ -126,15 +126,22 @@ public sealed record ResignalSide(string ChannelId, Side Side, string? ExpectedS
 
 public sealed record SideResignalled(string ChannelId, Side Side);
 
-/// <summary>Reply: <see cref="RuntimeStats"/>, the node process's own accounting.</summary>
-public sealed record GetRuntimeStats : IRelayCommand
+/// <summary>
+/// Reply: <see cref="RuntimeStats"/>, the node process's own accounting. With <paramref name="CollectGarbage"/> the
+/// node first runs a full, compacting garbage collection that returns free memory to the OS, so the working set
+/// and heap figures show what is live: a diagnostic that pauses the node (tens of milliseconds with thousands of
+/// channels), for benchmarks and memory investigations, not for routine polling.
+/// </summary>
+public sealed record GetRuntimeStats(bool CollectGarbage = false) : IRelayCommand
 {
     public static readonly GetRuntimeStats Instance = new();
 }
 
 /// <summary>
 /// The relay process as the runtime sees it: CPU time (user + system, all threads), garbage collections per
-/// generation, total GC pause, bytes allocated, working set. Differences of two readings measure a load.
+/// generation, total GC pause, bytes allocated, working set, and the managed heap (live objects plus garbage not
+/// yet collected, or only live ones after <see cref="GetRuntimeStats.CollectGarbage"/>). Differences of two
+/// readings measure a load.
 /// </summary>
 public sealed record RuntimeStats(
     double CpuMilliseconds,
@@ -144,7 +151,8 @@ public sealed record RuntimeStats(
     double GcPauseMilliseconds,
     long AllocatedBytes,
     long WorkingSetBytes,
-    int ProcessorCount);
+    int ProcessorCount,
+    long ManagedHeapBytes = 0);
 
 /// <summary>The id names no open channel.</summary>
 public sealed record ChannelNotFound(string ChannelId);

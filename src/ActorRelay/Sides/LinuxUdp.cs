@@ -5,6 +5,8 @@ namespace ActorRelay.Sides;
 /// <summary>
 /// The few Linux system calls the relay loop needs (epoll, eventfd, recvmmsg, sendmmsg), declared for
 /// 64-bit Linux (x64 and arm64, the layouts below). Everything is blittable: no marshalling per call.
+/// Declared without SetLastError (whose stub adds two native calls to every call, on the per-packet path):
+/// a caller reads <see cref="Errno"/> right after a call that failed, which is what that stub does too.
 /// </summary>
 internal static unsafe partial class LinuxUdp
 {
@@ -58,34 +60,58 @@ internal static unsafe partial class LinuxUdp
         public uint Length;
     }
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc")]
     public static partial int epoll_create1(int flags);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc")]
     public static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc")]
     public static partial int epoll_wait(int epfd, byte* events, int maxEvents, int timeout);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc")]
     public static partial int eventfd(uint initval, int flags);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc")]
     public static partial nint read(int fd, void* buf, nuint count);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc")]
     public static partial nint write(int fd, void* buf, nuint count);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc")]
     public static partial int close(int fd);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc")]
+    public static partial nint recvfrom(int fd, byte* buf, nuint len, int flags, byte* addr, uint* addrlen);
+
+    [LibraryImport("libc")]
     public static partial int recvmmsg(int fd, MMsgHdr* msgs, uint vlen, int flags, void* timeout);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc")]
     public static partial int sendmmsg(int fd, MMsgHdr* msgs, uint vlen, int flags);
 
+    [LibraryImport("libc")]
+    public static partial nint sendto(int fd, byte* buf, nuint len, int flags, byte* addr, uint addrlen);
+
+    // Used by the benchmark's load generator.
+
+    /// <summary>epoll_wait with a nanosecond timeout (Linux 5.11+, glibc 2.35+).</summary>
+    [LibraryImport("libc")]
+    public static partial int epoll_pwait2(int epfd, byte* events, int maxEvents, TimeSpec* timeout, void* sigmask);
+
+    [LibraryImport("libc")]
+    public static partial int gettid();
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
     /// <summary>Adds or removes <paramref name="fd"/> in an epoll set, watching for input, with <paramref name="data"/> as its token.</summary>
+    public static int Errno() => Marshal.GetLastSystemError();
+
     public static int EpollControl(int epfd, int op, int fd, ulong data)
     {
         var ev = stackalloc byte[16];

@@ -7,12 +7,27 @@ using ActorRelay.Protocol;
 
 namespace ActorRelay.Sides;
 
-/// <summary>Where a side sends what its sibling relays: the latched source, in both shapes (built once per latch).</summary>
-internal sealed class LatchedTarget(PacketSource source, SocketAddress address, IPEndPoint endPoint)
+/// <summary>
+/// Where a side sends what its sibling relays: the latched source in every shape a sender needs, built once per
+/// latch: a <see cref="SocketAddress"/>, an <see cref="IPEndPoint"/>, and the raw sockaddr bytes in pinned memory
+/// (the relay loop passes them to sendto as they are).
+/// </summary>
+internal sealed class LatchedTarget
 {
-    public PacketSource Source { get; } = source;
-    public SocketAddress Address { get; } = address;
-    public IPEndPoint EndPoint { get; } = endPoint;
+    public LatchedTarget(PacketSource source, SocketAddress address, IPEndPoint endPoint)
+    {
+        Source = source;
+        Address = address;
+        EndPoint = endPoint;
+        Native = GC.AllocateArray<byte>(address.Size, pinned: true);
+        address.Buffer.Span[..address.Size].CopyTo(Native);
+    }
+
+    public PacketSource Source { get; }
+    public SocketAddress Address { get; }
+    public IPEndPoint EndPoint { get; }
+    /// <summary>The sockaddr as the OS takes it; pinned (allocated on the pinned object heap).</summary>
+    public byte[] Native { get; }
 }
 
 /// <summary>

@@ -29,6 +29,7 @@ internal sealed class SocketSide : SideDataPath
     internal ulong LoopToken;
     internal int LoopFd = -1;
     internal Socket? LoopSocket;
+    internal uint LoopLastRound;             // the loop's last wake-up round in which this socket was ready
 
     public SocketSide(SideSpec spec, Socket socket, IActorRef channel, IActorRef side) : base(spec, channel, side)
     {

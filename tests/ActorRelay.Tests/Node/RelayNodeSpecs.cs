@@ -297,6 +297,16 @@ public abstract class RelayNodeSpecs(string dataPath, ITestOutputHelper output) 
     }
 
     [Fact]
+    public async Task Runtime_stats_report_the_process_and_can_collect_garbage_first()
+    {
+        var before = await Node.Ask<RuntimeStats>(GetRuntimeStats.Instance, Wait);
+        Assert.True(before.CpuMilliseconds > 0 && before.WorkingSetBytes > 0 && before.ManagedHeapBytes > 0);
+        var collected = await Node.Ask<RuntimeStats>(new GetRuntimeStats(CollectGarbage: true), Wait);
+        Assert.True(collected.Gen2Collections > before.Gen2Collections, "a full collection ran");
+        Assert.True(collected.AllocatedBytes >= before.AllocatedBytes);
+    }
+
+    [Fact]
     public async Task Node_wide_subscriber_sees_every_channel_and_drain_frees_every_port()
     {
         var watcher = CreateTestProbe();

@@ -33,13 +33,13 @@ public sealed class ProtocolSerializationSpecs(ITestOutputHelper output)
             TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(30), TimeSpan.FromHours(1), TimeSpan.FromSeconds(3), 4), false)],
         [new OpenChannel("minimal")],
         [new OpenRejected("c", RejectReason.PortsExhausted, "no free port")],
-        [new CloseChannel("c")], [new GetChannel("c")], [ListChannels.Instance], [GetNodeStatus.Instance], [GetRuntimeStats.Instance],
+        [new CloseChannel("c")], [new GetChannel("c")], [ListChannels.Instance], [GetNodeStatus.Instance], [GetRuntimeStats.Instance], [new GetRuntimeStats(CollectGarbage: true)],
         [new ChannelNotFound("c")], [new CommandRejected("X", RejectReason.InvalidRequest, "unknown")],
         [new ResignalSide("c", Protocol.Side.Right, "[2001:db8::1]:4000")], [new SideResignalled("c", Protocol.Side.Left)],
         [new Subscribed("c")], [new Subscribed(null)], [new Unsubscribed(null)],
         [new SideLatched("c", Protocol.Side.Left, Left)], [new SourceChanged("c", Protocol.Side.Left, Left, Right)],
         [new ChannelTimedOut("c", CloseReason.SetupTimeout, TimeSpan.FromSeconds(30))],
-        [new RuntimeStats(1234.5, 1, 2, 3, 4.5, 1 << 30, 1 << 27, 2)],
+        [new RuntimeStats(1234.5, 1, 2, 3, 4.5, 1 << 30, 1 << 27, 2)], [new RuntimeStats(1, 0, 0, 0, 0, 0, 0, 2, 12_345_678)],
     };
 
     [Theory]

@@ -16,7 +16,7 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
     private readonly (int Min, int Max) _ports = TestPorts.Block(6);
 
-    private (SocketSide Left, SocketSide Right) Channel(RelayLoop loop, int leftPort, int maxDatagram = 1500)
+    private (SocketSide Left, SocketSide Right) Channel(RelayLoop loop, int leftPort, int maxDatagram = 1500, bool start = true)
     {
         var channel = CreateTestProbe();
         SocketSide Side(Side side, int port) => new(
@@ -26,8 +26,11 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         var r = Side(ActorRelay.Protocol.Side.Right, leftPort + 1);
         l.Sibling = r;
         r.Sibling = l;
-        l.Start();
-        r.Start();
+        if (start)
+        {
+            l.Start();
+            r.Start();
+        }
         return (l, r);
     }
 
@@ -64,6 +67,22 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         Assert.Equal(burst + 1, l.Counters.PacketsReceived);
         Assert.Equal(burst, l.Counters.PacketsForwarded);   // a's first packet came before b latched
         Assert.Equal(1, l.Counters.Dropped(DropReason.PeerNotLatched));
+    }
+
+    [Fact]
+    public async Task A_busy_socket_is_read_in_batches_and_nothing_is_lost()
+    {
+        using var loop = new RelayLoop("spec-loop", 1500);
+        var (l, r) = Channel(loop, _ports.Min, start: false);
+        using var a = new UdpPeer();
+        const int queued = 100; // queued in the kernel before the loop sees the socket: it is busy from the second read on
+        for (var i = 0; i < queued; i++) a.SendTo(new RelayEndpoint("127.0.0.1", _ports.Min), BitConverter.GetBytes(i));
+        l.Start();
+        r.Start();
+        await AwaitAssertAsync(() => Assert.Equal(queued, l.Counters.PacketsReceived), Wait);
+        Assert.True(loop.BatchedReads >= (queued - 1) / RelayLoop.Batch, $"{loop.BatchedReads} batched reads");
+        Assert.Equal(queued, l.Counters.Dropped(DropReason.PeerNotLatched)); // b never latched: counted, not sent
+        Assert.Equal(0, l.Counters.PacketsForwarded);
     }
 
     [Fact]
