@@ -13,16 +13,19 @@ namespace ActorRelay.Channels;
 /// One relay channel: owns its left and right side actors and supervises them (a side that throws is
 /// stopped, which frees its port, and the channel closes with reason SideFailed; a side that loses its
 /// socket re-binds the same port itself). Publishes the channel's events and enforces its timeouts.
-/// States: Binding → Open → Closing.
+/// States: Binding → Open → Closing → Finishing.
+/// <para>A node holds thousands of channels, so each state is a method that matches its messages (an
+/// <see cref="ActorBase"/>): a ReceiveActor keeps a table of handler delegates per instance and per state,
+/// about 2.5 KB per channel (measured with dotnet-gcdump, docs/benchmarks.md).</para>
 /// </summary>
-internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedStash
+internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
 {
     private static readonly TimeSpan BindTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
     private readonly ChannelSpec _spec;
     private readonly IActorRef _node;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private ILoggingAdapter? _log;
     private readonly HashSet<IActorRef> _subscribers = new();
     private readonly List<IActorRef> _closeRequesters = new();
     private readonly SideSlot _left, _right;
@@ -37,6 +40,7 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
     private bool _failedOpen;
+    private ChannelClosed? _closed;
 
     public ChannelActor(ChannelSpec spec, IActorRef node, IActorRef? opener)
     {
@@ -47,15 +51,16 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         _left = new SideSlot(Side.Left, spec.LeftBind, spec.LeftPortFromPool, spec.LeftAdvertise);
         _right = new SideSlot(Side.Right, spec.RightBind, spec.RightPortFromPool, spec.RightAdvertise);
         if (opener is not null && !opener.IsNobody()) AddSubscriber(opener);
-        Binding();
     }
 
     public static Props Props(ChannelSpec spec, IActorRef node, IActorRef? opener) =>
-        Akka.Actor.Props.Create(() => new ChannelActor(spec, node, opener));
+        Akka.Actor.Props.Create(() => new ChannelActor(spec, node, opener)).WithMailbox(CompactMailbox.ConfigPath);
+
+    private ILoggingAdapter Log => _log ??= Context.GetLogger();
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
-        _log.Error(e, "Channel {Channel}: a side failed; stopping it", _spec.ChannelId);
+        Log.Error(e, "Channel {Channel}: a side failed; stopping it", _spec.ChannelId);
         return Directive.Stop;
     });
 
@@ -81,70 +86,75 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
 
     // ---- Binding -------------------------------------------------------------------------------
 
-    private void Binding()
+    /// <summary>Binding: the sides are binding their ports.</summary>
+    protected override bool Receive(object message)
     {
-        Receive<SideBound>(b =>
+        switch (message)
         {
-            var slot = Slot(b.Side);
-            slot.Path = b.DataPath;
-            slot.Local = b.Local;
-            if (_left.Path is null || _right.Path is null) return;
-            _left.Path.Sibling = _right.Path;   // before ConnectSibling: the first packet may already be queued
-            _right.Path.Sibling = _left.Path;
-            _left.Actor!.Tell(new ConnectSibling(_right.Path));
-            _right.Actor!.Tell(new ConnectSibling(_left.Path));
-            Timers.Cancel(BindTimedOut.Instance);
-            _state = ChannelState.Open;
-            var opened = new ChannelOpened(_spec.ChannelId, _left.Advertised(), _right.Advertised(), Self);
-            _log.Info("Channel {Channel} open: left {Left}, right {Right}, latch {Latch}",
-                _spec.ChannelId, opened.Left, opened.Right, _spec.LeftPolicy.Mode);
-            _node.Tell(new ChannelReady(opened));
-            ScheduleDeadlineCheck();
-            Become(Open);
-            Stash.UnstashAll();
-        });
-        Receive<SideBindFailed>(f =>
-        {
-            var slot = Slot(f.Side);
-            Context.Unwatch(slot.Actor);
-            slot.Actor = null;
-            if (slot.FromPool && f.Error == SocketError.AddressAlreadyInUse && slot.Generation < _spec.Settings.BindAttempts)
-            {
-                _log.Debug("Channel {Channel} side {Side}: pool port {Port} is in use by another program; asking for another",
-                    _spec.ChannelId, f.Side, f.Port);
-                _node.Tell(new ReplacePort(f.Side, f.Port));
-                return;
-            }
-            FailOpen(RejectReason.BindFailed, $"Failed to bind on port {f.Port}: {f.Message}");
-        });
-        Receive<PortReplaced>(r =>
-        {
-            if (r.Port == 0) { FailOpen(RejectReason.PortsExhausted, "no free port left in the pool"); return; }
-            var slot = Slot(r.Side);
-            slot.Bind = new IPEndPoint(slot.Bind.Address, r.Port);
-            Spawn(slot);
-        });
-        Receive<BindTimedOut>(_ => FailOpen(RejectReason.BindFailed, $"sides not bound within {BindTimeout.TotalSeconds}s"));
-        Receive<Terminated>(t => IsSide(t.ActorRef), t =>
-        {
-            var slot = Slot(SideOf(t.ActorRef));
-            slot.Closed = true;
-            FailOpen(RejectReason.BindFailed, $"{slot.Side} side failed while binding");
-        });
-        // Commands for an open channel wait until it is open (binding takes milliseconds).
-        Receive<CloseChannel>(_ => Stash.Stash());
-        Receive<CloseForShutdown>(_ => Stash.Stash());
-        Receive<GetChannel>(_ => Stash.Stash());
-        Receive<ResignalSide>(_ => Stash.Stash());
-        // An akka-io side may latch or drop before its sibling is bound: handle that once open.
-        Receive<SideLatchChanged>(_ => Stash.Stash());
-        Receive<DropsPending>(_ => Stash.Stash());
-        Subscriptions();
+            case SideBound b:
+                OnSideBound(b);
+                return true;
+            case SideBindFailed f:
+                var failed = Slot(f.Side);
+                Context.Unwatch(failed.Actor);
+                failed.Actor = null;
+                if (failed.FromPool && f.Error == SocketError.AddressAlreadyInUse && failed.Generation < _spec.Settings.BindAttempts)
+                {
+                    Log.Debug("Channel {Channel} side {Side}: pool port {Port} is in use by another program; asking for another",
+                        _spec.ChannelId, f.Side, f.Port);
+                    _node.Tell(new ReplacePort(f.Side, f.Port));
+                    return true;
+                }
+                FailOpen(RejectReason.BindFailed, $"Failed to bind on port {f.Port}: {f.Message}");
+                return true;
+            case PortReplaced r:
+                if (r.Port == 0) { FailOpen(RejectReason.PortsExhausted, "no free port left in the pool"); return true; }
+                var replaced = Slot(r.Side);
+                replaced.Bind = new IPEndPoint(replaced.Bind.Address, r.Port);
+                Spawn(replaced);
+                return true;
+            case BindTimedOut:
+                FailOpen(RejectReason.BindFailed, $"sides not bound within {BindTimeout.TotalSeconds}s");
+                return true;
+            case Terminated t when IsSide(t.ActorRef):
+                var dead = Slot(SideOf(t.ActorRef));
+                dead.Closed = true;
+                FailOpen(RejectReason.BindFailed, $"{dead.Side} side failed while binding");
+                return true;
+            // Commands for an open channel wait until it is open (binding takes milliseconds); an akka-io side
+            // may latch or drop before its sibling is bound: handled once open.
+            case CloseChannel or CloseForShutdown or GetChannel or ResignalSide or SideLatchChanged or DropsPending:
+                Stash.Stash();
+                return true;
+            default:
+                return Subscriptions(message);
+        }
+    }
+
+    private void OnSideBound(SideBound b)
+    {
+        var slot = Slot(b.Side);
+        slot.Path = b.DataPath;
+        slot.Local = b.Local;
+        if (_left.Path is null || _right.Path is null) return;
+        _left.Path.Sibling = _right.Path;   // before ConnectSibling: the first packet may already be queued
+        _right.Path.Sibling = _left.Path;
+        _left.Actor!.Tell(new ConnectSibling(_right.Path));
+        _right.Actor!.Tell(new ConnectSibling(_left.Path));
+        Timers.Cancel(BindTimedOut.Instance);
+        _state = ChannelState.Open;
+        var opened = new ChannelOpened(_spec.ChannelId, _left.Advertised(), _right.Advertised(), Self);
+        Log.Info("Channel {Channel} open: left {Left}, right {Right}, latch {Latch}",
+            _spec.ChannelId, opened.Left, opened.Right, _spec.LeftPolicy.Mode);
+        _node.Tell(new ChannelReady(opened));
+        ScheduleDeadlineCheck();
+        Become(Open);
+        Stash.UnstashAll();
     }
 
     private void FailOpen(RejectReason reason, string message)
     {
-        _log.Warning("Channel {Channel} could not open: {Reason} {Message}", _spec.ChannelId, reason, message);
+        Log.Warning("Channel {Channel} could not open: {Reason} {Message}", _spec.ChannelId, reason, message);
         _node.Tell(new ChannelOpenFailed(new OpenRejected(_spec.ChannelId, reason, message)));
         _subscribers.Clear(); // nobody saw it open: no ChannelClosed for them
         _failedOpen = true;
@@ -154,68 +164,107 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
 
     // ---- Open ----------------------------------------------------------------------------------
 
-    private void Open()
+    private bool Open(object message)
     {
-        Receive<SideLatchChanged>(l =>
+        switch (message)
         {
-            var source = RelayEndpoint.From(l.Current);
-            if (l.Previous is null)
-            {
-                _log.Info("Channel {Channel} side {Side} latched to {Remote}", _spec.ChannelId, l.Side, source);
-                Publish(new SideLatched(_spec.ChannelId, l.Side, source));
-            }
-            else
-            {
-                var previous = RelayEndpoint.From(l.Previous);
-                _log.Info("Channel {Channel} side {Side} source changed {Previous} -> {Remote}", _spec.ChannelId, l.Side, previous, source);
-                Publish(new SourceChanged(_spec.ChannelId, l.Side, previous, source));
-            }
-            if (!_bothLatched && _left.Path!.Target is not null && _right.Path!.Target is not null)
-            {
-                _bothLatched = true;
-                ScheduleDeadlineCheck();
-            }
-        });
-        Receive<DropsPending>(_ =>
-        {
-            if (_summaryScheduled) return;
-            _summaryScheduled = true;
-            Timers.StartSingleTimer(PublishDropSummary.Instance, PublishDropSummary.Instance, _spec.Settings.StatsInterval);
-        });
-        Receive<PublishDropSummary>(_ => { _summaryScheduled = false; PublishDrops(); });
-        Receive<CheckDeadlines>(_ => CheckDeadlinesNow());
-        Receive<SideRecovered>(r => _log.Warning("Channel {Channel} side {Side} recovered its port: {Why}", _spec.ChannelId, r.Side, r.Why));
-        Receive<SideFailed>(f => BeginClose(CloseReason.SideFailed, $"{f.Side} side failed: {f.Why}"));
-        Receive<Terminated>(t => IsSide(t.ActorRef), t =>
-        {
-            var slot = Slot(SideOf(t.ActorRef));
-            slot.Closed = true; // stopped: its PostStop freed the port, no CloseSide confirmation will come
-            BeginClose(CloseReason.SideFailed, $"{slot.Side} side failed");
-        });
-        Receive<CloseChannel>(_ => { _closeRequesters.Add(Sender); BeginClose(CloseReason.Requested, "closed by request"); });
-        Receive<CloseForShutdown>(_ => BeginClose(CloseReason.NodeStopping, "the node is stopping"));
-        Receive<GetChannel>(_ => Sender.Tell(Snapshot()));
-        Receive<ResignalSide>(r =>
-        {
-            SourceFilter? expected = null;
-            if (r.ExpectedSource is not null && !SourceFilter.TryParse(r.ExpectedSource, out expected, out var error))
-            {
-                Sender.Tell(new CommandRejected(nameof(ResignalSide), RejectReason.InvalidRequest, error));
-                return;
-            }
-            Slot(r.Side).Path!.Latch.Resignal(_spec.Clock.NowMs, expected);
-            _log.Info("Channel {Channel} side {Side} re-signalled; expected source {Expected}", _spec.ChannelId, r.Side,
-                (object?)expected ?? "unchanged");
-            Sender.Tell(new SideResignalled(_spec.ChannelId, r.Side));
-        });
-        Subscriptions();
+            case SideLatchChanged l:
+                OnLatchChanged(l);
+                return true;
+            case DropsPending:
+                if (_summaryScheduled) return true;
+                _summaryScheduled = true;
+                Timers.StartSingleTimer(PublishDropSummary.Instance, PublishDropSummary.Instance, _spec.Settings.StatsInterval);
+                return true;
+            case PublishDropSummary:
+                _summaryScheduled = false;
+                PublishDrops();
+                return true;
+            case CheckDeadlines:
+                CheckDeadlinesNow();
+                return true;
+            case SideRecovered r:
+                Log.Warning("Channel {Channel} side {Side} recovered its port: {Why}", _spec.ChannelId, r.Side, r.Why);
+                return true;
+            case SideFailed f:
+                BeginClose(CloseReason.SideFailed, $"{f.Side} side failed: {f.Why}");
+                return true;
+            case Terminated t when IsSide(t.ActorRef):
+                var slot = Slot(SideOf(t.ActorRef));
+                slot.Closed = true; // stopped: its PostStop freed the port, no CloseSide confirmation will come
+                BeginClose(CloseReason.SideFailed, $"{slot.Side} side failed");
+                return true;
+            case CloseChannel:
+                _closeRequesters.Add(Sender);
+                BeginClose(CloseReason.Requested, "closed by request");
+                return true;
+            case CloseForShutdown:
+                BeginClose(CloseReason.NodeStopping, "the node is stopping");
+                return true;
+            case GetChannel:
+                Sender.Tell(Snapshot());
+                return true;
+            case ResignalSide r:
+                OnResignal(r);
+                return true;
+            default:
+                return Subscriptions(message);
+        }
     }
 
-    private void Subscriptions()
+    private void OnLatchChanged(SideLatchChanged l)
     {
-        Receive<Subscribe>(s => { AddSubscriber(s.Subscriber); Sender.Tell(new Subscribed(_spec.ChannelId)); });
-        Receive<Unsubscribe>(s => { _subscribers.Remove(s.Subscriber); Sender.Tell(new Unsubscribed(_spec.ChannelId)); });
-        Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
+        var source = RelayEndpoint.From(l.Current);
+        if (l.Previous is null)
+        {
+            Log.Info("Channel {Channel} side {Side} latched to {Remote}", _spec.ChannelId, l.Side, source);
+            Publish(new SideLatched(_spec.ChannelId, l.Side, source));
+        }
+        else
+        {
+            var previous = RelayEndpoint.From(l.Previous);
+            Log.Info("Channel {Channel} side {Side} source changed {Previous} -> {Remote}", _spec.ChannelId, l.Side, previous, source);
+            Publish(new SourceChanged(_spec.ChannelId, l.Side, previous, source));
+        }
+        if (!_bothLatched && _left.Path!.Target is not null && _right.Path!.Target is not null)
+        {
+            _bothLatched = true;
+            ScheduleDeadlineCheck();
+        }
+    }
+
+    private void OnResignal(ResignalSide r)
+    {
+        SourceFilter? expected = null;
+        if (r.ExpectedSource is not null && !SourceFilter.TryParse(r.ExpectedSource, out expected, out var error))
+        {
+            Sender.Tell(new CommandRejected(nameof(ResignalSide), RejectReason.InvalidRequest, error));
+            return;
+        }
+        Slot(r.Side).Path!.Latch.Resignal(_spec.Clock.NowMs, expected);
+        Log.Info("Channel {Channel} side {Side} re-signalled; expected source {Expected}", _spec.ChannelId, r.Side,
+            (object?)expected ?? "unchanged");
+        Sender.Tell(new SideResignalled(_spec.ChannelId, r.Side));
+    }
+
+    private bool Subscriptions(object message)
+    {
+        switch (message)
+        {
+            case Subscribe s:
+                AddSubscriber(s.Subscriber);
+                Sender.Tell(new Subscribed(_spec.ChannelId));
+                return true;
+            case Unsubscribe u:
+                _subscribers.Remove(u.Subscriber);
+                Sender.Tell(new Unsubscribed(_spec.ChannelId));
+                return true;
+            case Terminated t:
+                _subscribers.Remove(t.ActorRef);
+                return true;
+            default:
+                return false;
+        }
     }
 
     private void AddSubscriber(IActorRef subscriber)
@@ -241,12 +290,12 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             var since = new Dictionary<DropReason, long>();
             foreach (var (reason, n) in total)
             {
-                slot.Reported.TryGetValue(reason, out var before);
+                var before = slot.Reported?.GetValueOrDefault(reason) ?? 0;
                 if (n > before) since[reason] = n - before;
             }
             if (since.Count == 0) continue;
             slot.Reported = total;
-            _log.Debug("Channel {Channel} side {Side} dropped {Drops}", _spec.ChannelId, slot.Side, since);
+            Log.Debug("Channel {Channel} side {Side} dropped {Drops}", _spec.ChannelId, slot.Side, since);
             Publish(new PacketsDropped(_spec.ChannelId, slot.Side, since, total));
         }
     }
@@ -286,7 +335,7 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     {
         if (NextDeadline() is { } d && d.At <= _spec.Clock.NowMs)
         {
-            _log.Info("Channel {Channel} timed out: {Reason} ({Limit})", _spec.ChannelId, d.Reason, d.Limit);
+            Log.Info("Channel {Channel} timed out: {Reason} ({Limit})", _spec.ChannelId, d.Reason, d.Limit);
             Publish(new ChannelTimedOut(_spec.ChannelId, d.Reason, d.Limit));
             BeginClose(d.Reason, $"{d.Reason} after {d.Limit}");
             return;
@@ -320,25 +369,36 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         TryFinish();
     }
 
-    private void Closing()
+    private bool Closing(object message)
     {
-        Receive<SideClosed>(c => { Slot(c.Side).Closed = true; TryFinish(); });
-        Receive<Terminated>(t => IsSide(t.ActorRef), t => { Slot(SideOf(t.ActorRef)).Closed = true; TryFinish(); });
-        Receive<CloseTimedOut>(_ =>
+        switch (message)
         {
-            _log.Warning("Channel {Channel}: sides did not confirm close in {Timeout}; stopping them", _spec.ChannelId, CloseTimeout);
-            _left.Closed = _right.Closed = true;
-            TryFinish();
-        });
-        Receive<CloseChannel>(_ =>
-        {
-            if (_failedOpen) Sender.Tell(new ChannelNotFound(_spec.ChannelId));
-            else _closeRequesters.Add(Sender);
-        });
-        Receive<GetChannel>(_ => Sender.Tell(Snapshot()));
-        Receive<ResignalSide>(_ => Sender.Tell(new ChannelNotFound(_spec.ChannelId)));
-        Receive<PortReplaced>(_ => { });
-        ReceiveAny(_ => { });
+            case SideClosed c:
+                Slot(c.Side).Closed = true;
+                TryFinish();
+                return true;
+            case Terminated t when IsSide(t.ActorRef):
+                Slot(SideOf(t.ActorRef)).Closed = true;
+                TryFinish();
+                return true;
+            case CloseTimedOut:
+                Log.Warning("Channel {Channel}: sides did not confirm close in {Timeout}; stopping them", _spec.ChannelId, CloseTimeout);
+                _left.Closed = _right.Closed = true;
+                TryFinish();
+                return true;
+            case CloseChannel:
+                if (_failedOpen) Sender.Tell(new ChannelNotFound(_spec.ChannelId));
+                else _closeRequesters.Add(Sender);
+                return true;
+            case GetChannel:
+                Sender.Tell(Snapshot());
+                return true;
+            case ResignalSide:
+                Sender.Tell(new ChannelNotFound(_spec.ChannelId));
+                return true;
+            default:
+                return true; // PortReplaced, latch changes, drops, subscriptions: moot now
+        }
     }
 
     private void TryFinish()
@@ -346,7 +406,7 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         if (!_left.Closed || !_right.Closed) return;
         var final = Snapshot();
         var closed = new ChannelClosed(_spec.ChannelId, _closeReason, _closeMessage, final);
-        _log.Info("Channel {Channel} closed: {Reason}; left {LeftIn} in / {LeftFwd} forwarded, right {RightIn} in / {RightFwd} forwarded",
+        Log.Info("Channel {Channel} closed: {Reason}; left {LeftIn} in / {LeftFwd} forwarded, right {RightIn} in / {RightFwd} forwarded",
             _spec.ChannelId, _closeReason, final.Left.PacketsReceived, final.Left.PacketsForwarded,
             final.Right.PacketsReceived, final.Right.PacketsForwarded);
         var notify = new HashSet<IActorRef>(_subscribers);
@@ -354,14 +414,27 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         _node.Tell(new ChannelFinished(closed, notify));
         // Stop only once the node has published ChannelClosed, so watchers see it before Terminated.
         Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, CloseTimeout);
-        Become(() =>
+        _closed = closed;
+        Become(Finishing);
+    }
+
+    /// <summary>Finishing: the node publishes ChannelClosed and releases the ports, then acknowledges.</summary>
+    private bool Finishing(object message)
+    {
+        switch (message)
         {
-            Receive<ChannelFinishedAck>(_ => Context.Stop(Self));
-            Receive<CloseTimedOut>(_ => Context.Stop(Self));
-            Receive<GetChannel>(_ => Sender.Tell(final));
-            Receive<CloseChannel>(_ => Sender.Tell(closed));
-            ReceiveAny(_ => { });
-        });
+            case ChannelFinishedAck or CloseTimedOut:
+                Context.Stop(Self);
+                return true;
+            case GetChannel:
+                Sender.Tell(_closed!.Final);
+                return true;
+            case CloseChannel:
+                Sender.Tell(_closed!);
+                return true;
+            default:
+                return true;
+        }
     }
 
     // ---- snapshot ------------------------------------------------------------------------------
@@ -390,7 +463,8 @@ internal sealed class ChannelActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         public SideDataPath? Path { get; set; }
         public IPEndPoint? Local { get; set; }
         public bool Closed { get; set; }
-        public Dictionary<DropReason, long> Reported { get; set; } = new();
+        /// <summary>Drops already published, by reason; null until the first summary.</summary>
+        public Dictionary<DropReason, long>? Reported { get; set; }
 
         public RelayEndpoint Advertised()
         {

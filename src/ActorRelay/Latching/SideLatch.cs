@@ -68,9 +68,9 @@ public sealed class SideLatch
     private ushort _highestSeq;
     private bool _haveSeq;
     // probation candidates (mode rtp): a few sources at once, so packets sprayed between the genuine
-    // client's packets cannot keep resetting its probation
+    // client's packets cannot keep resetting its probation; allocated only while a probation runs
     private const int CandidateSlots = 4;
-    private readonly Candidate[] _candidates = new Candidate[CandidateSlots];
+    private Candidate[]? _candidates;
     private volatile PendingResignal? _pending;
 
     public SideLatch(LatchPolicy policy, long openedMs)
@@ -134,31 +134,32 @@ public sealed class SideLatch
 
     private LatchVerdict Probation(in PacketSource source, uint ssrc, ushort seq, long nowMs)
     {
+        var candidates = _candidates ??= new Candidate[CandidateSlots];
         var slot = -1;
         var free = -1;
         var oldest = 0;
         for (var i = 0; i < CandidateSlots; i++)
         {
-            ref var c = ref _candidates[i];
+            ref var c = ref candidates[i];
             if (c.Count > 0 && c.Source == source) { slot = i; break; }
             if (c.Count == 0) { if (free < 0) free = i; }
-            else if (c.LastMs < _candidates[oldest].LastMs) oldest = i;
+            else if (c.LastMs < candidates[oldest].LastMs) oldest = i;
         }
         if (slot < 0)
         {
             slot = free >= 0 ? free : oldest; // a new source takes a free slot, else the stalest one
-            _candidates[slot] = new Candidate { Source = source, Ssrc = ssrc, Seq = seq, Count = 1, LastMs = nowMs };
+            candidates[slot] = new Candidate { Source = source, Ssrc = ssrc, Seq = seq, Count = 1, LastMs = nowMs };
         }
         else
         {
-            ref var c = ref _candidates[slot];
+            ref var c = ref candidates[slot];
             c.Count = c.Ssrc == ssrc && seq == (ushort)(c.Seq + 1) ? c.Count + 1 : 1;
             c.Ssrc = ssrc;
             c.Seq = seq;
             c.LastMs = nowMs;
         }
-        if (_candidates[slot].Count < Math.Max(1, _policy.Probation)) return LatchVerdict.DropProbation;
-        Array.Clear(_candidates);
+        if (candidates[slot].Count < Math.Max(1, _policy.Probation)) return LatchVerdict.DropProbation;
+        _candidates = null; // latched: no probation runs until a re-signal
         return Take(source, ssrc, seq, true);
     }
 
@@ -207,7 +208,7 @@ public sealed class SideLatch
         _windowEndsMs = p.AtMs + _windowMs;
         if (p.Expected is not null) _expected = p.Expected;
         _relearn = true;
-        Array.Clear(_candidates);
+        _candidates = null;
     }
 
     private sealed record PendingResignal(long AtMs, SourceFilter? Expected);

@@ -42,6 +42,7 @@ public sealed class RelayNodeActor : ReceiveActor
         _clock = clock;
         Capacity = capacity;
         _pool = new PortPool(settings.PortMin, settings.PortMax);
+        RelaySettings.EnsureDefaults(Context.System);
         if (settings.UsesRelayLoops) _loops = new RelayLoops(settings.RelayLoopCount, settings.MaxDatagram);
         Running();
     }

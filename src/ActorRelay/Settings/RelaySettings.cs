@@ -54,6 +54,16 @@ public sealed record RelaySettings
         return ConfigurationFactory.ParseString(reader.ReadToEnd());
     }
 
+    /// <summary>
+    /// Makes the shipped defaults a fallback of <paramref name="system"/>'s configuration when it lacks them (a system
+    /// created without hocon/relay.conf): the channel mailbox is looked up there. Idempotent.
+    /// </summary>
+    public static void EnsureDefaults(Akka.Actor.ActorSystem system)
+    {
+        if (!system.Settings.Config.HasPath(Channels.CompactMailbox.ConfigPath + ".mailbox-type"))
+            system.Settings.InjectTopLevelFallback(DefaultConfig());
+    }
+
     /// <summary>Reads the <c>relay</c> section of a full config (falls back to the shipped defaults).</summary>
     public static RelaySettings From(Config config)
     {

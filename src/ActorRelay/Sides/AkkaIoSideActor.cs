@@ -55,7 +55,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(SideSpec spec, IActorRef channel, IActorRef? udpManager = null) =>
-        Akka.Actor.Props.Create(() => new AkkaIoSideActor(spec, channel, udpManager));
+        Akka.Actor.Props.Create(() => new AkkaIoSideActor(spec, channel, udpManager)).WithMailbox(Channels.CompactMailbox.ConfigPath);
 
     protected override void PreStart() => SendBind(_spec.Bind);
 

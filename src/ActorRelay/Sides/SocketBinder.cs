@@ -44,8 +44,6 @@ internal static class SocketBinder
         try
         {
             s.Bind(bind);
-            // Sends never block the receive path: a full send buffer is a counted drop, not a stall.
-            s.Blocking = false;
             return s;
         }
         catch

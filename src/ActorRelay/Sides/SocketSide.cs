@@ -44,8 +44,13 @@ internal sealed class SocketSide : SideDataPath
     public void Start()
     {
         var socket = _socket;
-        if (_loop is not null) _loop.Attach(this, socket);
-        else _ = ReceiveLoop(socket);
+        if (_loop is not null) _loop.Attach(this, socket); // the loop never blocks: it passes MSG_DONTWAIT
+        else
+        {
+            // Sends never block the receive path: a full send buffer is a counted drop, not a stall.
+            socket.Blocking = false;
+            _ = ReceiveLoop(socket);
+        }
     }
 
     /// <summary>Takes a new socket bound to the same port (after the old one failed and was closed) and relays on it.</summary>

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
@@ -9,27 +10,32 @@ namespace ActorRelay.Sides;
 /// <see cref="SocketSide"/> data path, reports bind results and latch changes to its channel, re-binds the
 /// same port if the socket fails, and frees the port when it stops, however it stops.
 /// States: Bound (waiting for the sibling) → Relaying ⇄ Recovering → Closing.
+/// <para>A node holds two of these per channel, so each state is a method that matches its messages (an
+/// <see cref="ActorBase"/>): a ReceiveActor keeps a table of handler delegates per instance and per state,
+/// about 1 KB per side (measured with dotnet-gcdump, docs/benchmarks.md).</para>
 /// </summary>
-internal sealed class SocketSideActor : ReceiveActor
+internal sealed class SocketSideActor : ActorBase
 {
     private const int MaxRecoveries = 3;
     private readonly SideSpec _spec;
     private readonly IActorRef _channel;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private ILoggingAdapter? _log;
     private SocketSide? _side;
-    private System.Net.IPEndPoint? _local; // the port actually bound: a re-bind takes the same one
+    private IPEndPoint? _local; // the port actually bound: a re-bind takes the same one
     private bool _socketClosed = true;
     private int _recoveries;
+    private IActorRef _closeRequester = ActorRefs.Nobody;
 
     public SocketSideActor(SideSpec spec, IActorRef channel)
     {
         _spec = spec;
         _channel = channel;
-        Bound();
     }
 
     public static Props Props(SideSpec spec, IActorRef channel) =>
-        Akka.Actor.Props.Create(() => new SocketSideActor(spec, channel));
+        Akka.Actor.Props.Create(() => new SocketSideActor(spec, channel)).WithMailbox(Channels.CompactMailbox.ConfigPath);
+
+    private ILoggingAdapter Log => _log ??= Context.GetLogger();
 
     protected override void PreStart()
     {
@@ -50,72 +56,88 @@ internal sealed class SocketSideActor : ReceiveActor
         _channel.Tell(new SideBound(_spec.Side, _local, _side));
     }
 
-    private void Bound()
+    /// <summary>Bound: waiting for the sibling.</summary>
+    protected override bool Receive(object message)
     {
-        Receive<ConnectSibling>(c =>
+        switch (message)
         {
-            if (_side is null) return;
-            _side.Sibling = c.Sibling;
-            _side.Start();
-            Become(Relaying);
-        });
-        Receive<CloseSide>(_ => Close());
+            case ConnectSibling c:
+                if (_side is null) return true;
+                _side.Sibling = c.Sibling;
+                _side.Start();
+                Become(Relaying);
+                return true;
+            case CloseSide:
+                Close();
+                return true;
+            default:
+                return false;
+        }
     }
 
-    private void Relaying()
+    private bool Relaying(object message)
     {
-        Receive<SocketSideFault>(f => f.Socket == _side!.Socket, f =>
+        switch (message)
         {
-            _log.Warning("Channel {Channel} side {Side}: socket failed ({Error}); re-binding port {Port}",
-                _spec.ChannelId, _spec.Side, f.Error.Message, _spec.Bind.Port);
-            if (++_recoveries > MaxRecoveries)
-                throw new SideFailedException($"socket failed {_recoveries} times, last: {f.Error.Message}", f.Error);
-            var why = f.Error.Message;
-            var self = Self;
-            _side!.CloseSocket(() => self.Tell(new SocketClosed(why))); // the port must be free before it is bound again
-            Become(Recovering);
-        });
-        Receive<CloseSide>(_ => Close());
+            case SocketSideFault f when f.Socket == _side!.Socket:
+                Log.Warning("Channel {Channel} side {Side}: socket failed ({Error}); re-binding port {Port}",
+                    _spec.ChannelId, _spec.Side, f.Error.Message, _spec.Bind.Port);
+                if (++_recoveries > MaxRecoveries)
+                    throw new SideFailedException($"socket failed {_recoveries} times, last: {f.Error.Message}", f.Error);
+                var why = f.Error.Message;
+                var self = Self;
+                _side.CloseSocket(() => self.Tell(new SocketClosed(why))); // the port must be free before it is bound again
+                Become(Recovering);
+                return true;
+            case CloseSide:
+                Close();
+                return true;
+            default:
+                return false;
+        }
     }
 
-    private void Recovering()
+    private bool Recovering(object message)
     {
-        Receive<SocketClosed>(c =>
+        switch (message)
         {
-            _socketClosed = true;
-            var replacement = SocketBinder.Bind(_local!, _spec.ReceiveBuffer, _spec.SendBuffer); // throws → channel stops us
-            _side!.Rebind(replacement);
-            _socketClosed = false;
-            _channel.Tell(new SideRecovered(_spec.Side, c.Why));
-            Become(Relaying);
-        });
-        Receive<CloseSide>(_ =>
-        {
-            // the old socket is closing already; once it is, there is nothing to re-bind
-            var requester = Sender;
-            Become(() => Closing(requester));
-        });
+            case SocketClosed c:
+                _socketClosed = true;
+                var replacement = SocketBinder.Bind(_local!, _spec.ReceiveBuffer, _spec.SendBuffer); // throws → channel stops us
+                _side!.Rebind(replacement);
+                _socketClosed = false;
+                _channel.Tell(new SideRecovered(_spec.Side, c.Why));
+                Become(Relaying);
+                return true;
+            case CloseSide:
+                // the old socket is closing already; once it is, there is nothing to re-bind
+                _closeRequester = Sender;
+                Become(Closing);
+                return true;
+            default:
+                return false;
+        }
     }
 
     private void Close()
     {
-        var requester = Sender;
-        if (_side is null || _socketClosed) { Closed(requester); return; }
+        _closeRequester = Sender;
+        if (_side is null || _socketClosed) { Closed(); return; }
         var self = Self;
         _side.CloseSocket(() => self.Tell(new SocketClosed("closed")));
-        Become(() => Closing(requester));
+        Become(Closing);
     }
 
-    private void Closing(IActorRef requester)
+    private bool Closing(object message)
     {
-        Receive<SocketClosed>(_ => Closed(requester));
-        ReceiveAny(_ => { });
+        if (message is SocketClosed) Closed();
+        return true; // anything else is moot now
     }
 
-    private void Closed(IActorRef requester)
+    private void Closed()
     {
         _socketClosed = true;
-        requester.Tell(new SideClosed(_spec.Side));
+        _closeRequester.Tell(new SideClosed(_spec.Side));
         Context.Stop(Self);
     }
 

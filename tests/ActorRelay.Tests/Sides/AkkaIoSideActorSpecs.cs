@@ -12,7 +12,7 @@ using Xunit.Abstractions;
 namespace ActorRelay.Tests.Sides;
 
 /// <summary>The akka-io side against a probe that stands in for the Akka.IO UDP manager and listener.</summary>
-public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(output: output)
+public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(ActorRelay.Settings.RelaySettings.DefaultConfig(), output: output)
 {
     private static readonly IPEndPoint Local = new(IPAddress.Loopback, 4700);
     private static readonly IPEndPoint Client = new(IPAddress.Parse("198.51.100.10"), 40000);

@@ -16,7 +16,7 @@ public abstract class SocketSideActorSpecs : TestKit
     private readonly (int Min, int Max) _ports = TestPorts.Block(4);
     private readonly RelayLoop? _loop;
 
-    protected SocketSideActorSpecs(bool relayLoop, ITestOutputHelper output) : base(output: output)
+    protected SocketSideActorSpecs(bool relayLoop, ITestOutputHelper output) : base(ActorRelay.Settings.RelaySettings.DefaultConfig(), output: output)
     {
         if (relayLoop) _loop = new RelayLoop("spec-loop", 1500);
     }
