@@ -26,7 +26,8 @@ if (opts.Relays.Contains("c-epoll"))
 }
 
 using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString(
-    "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }\nakka.loglevel = WARNING\nakka.log-dead-letters = off"));
+    "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }\nakka.loglevel = WARNING\nakka.log-dead-letters = off")
+    .WithFallback(RelayProtocolSerializer.Config));
 
 RelayUnderTest Make(string name, int k) => name switch
 {

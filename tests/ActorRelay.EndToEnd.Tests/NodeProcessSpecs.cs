@@ -142,7 +142,7 @@ public sealed class NodeProcessSpecs
         var path = Regex.Match(line, @"akka\.tcp://\S+/user/relay").Value;
 
         using var supervisor = ActorSystem.Create("sip-server", ConfigurationFactory.ParseString(
-            "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }"));
+            "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }").WithFallback(RelayProtocolSerializer.Config));
         try
         {
             var relay = await supervisor.ActorSelection(path).ResolveOne(TimeSpan.FromSeconds(10));

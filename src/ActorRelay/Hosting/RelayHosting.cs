@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
 using ActorRelay.Node;
+using ActorRelay.Protocol;
 using ActorRelay.Settings;
 
 namespace ActorRelay.Hosting;
@@ -27,6 +28,13 @@ public static class RelayHostingExtensions
             registry.Register<RelayNode>(node);
         });
     }
+
+    /// <summary>
+    /// For a supervising application that talks to a relay node in another process: registers the relay protocol's
+    /// serializer (<see cref="RelayProtocolSerializer.Config"/>). Not needed where <see cref="WithActorRelay"/> is used.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithActorRelayProtocol(this AkkaConfigurationBuilder builder) =>
+        builder.AddHocon(RelayProtocolSerializer.Config, HoconAddMode.Append);
 
     /// <summary>Starts the node actor in an existing system (also what <see cref="WithActorRelay"/> does).</summary>
     public static IActorRef StartRelayNode(ActorSystem system, Func<RelaySettings, RelaySettings>? configure = null,

@@ -6,13 +6,16 @@ namespace ActorRelay.Protocol;
 // The relay's public message protocol. A supervising application (local or over Akka.Remote) sends
 // the commands to the node actor (/user/relay); every command gets exactly one reply. Messages are
 // immutable records made of strings, numbers, enums, actor refs and other protocol records only, so
-// they cross Akka.Remote intact.
+// they cross Akka.Remote intact (RelayProtocolSerializer).
+
+/// <summary>Marker for every top-level protocol message (commands, replies, events): what Akka.Remote serializes with <see cref="RelayProtocolSerializer"/>.</summary>
+public interface IRelayMessage { }
 
 /// <summary>Marker for commands the node answers.</summary>
-public interface IRelayCommand { }
+public interface IRelayCommand : IRelayMessage { }
 
 /// <summary>Marker for channel events delivered to subscribers.</summary>
-public interface IChannelEvent { string ChannelId { get; } }
+public interface IChannelEvent : IRelayMessage { string ChannelId { get; } }
 
 public enum Side { Left, Right }
 
@@ -73,7 +76,7 @@ public sealed record OpenChannel(
     bool SubscribeOpener = true) : IRelayCommand;
 
 /// <summary>The channel is bound: advertise Left and Right to the two clients; watch Channel to learn when it ends.</summary>
-public sealed record ChannelOpened(string ChannelId, RelayEndpoint Left, RelayEndpoint Right, IActorRef Channel);
+public sealed record ChannelOpened(string ChannelId, RelayEndpoint Left, RelayEndpoint Right, IActorRef Channel) : IRelayMessage;
 
 public enum RejectReason
 {
@@ -95,7 +98,7 @@ public enum RejectReason
     ShuttingDown,
 }
 
-public sealed record OpenRejected(string ChannelId, RejectReason Reason, string Message);
+public sealed record OpenRejected(string ChannelId, RejectReason Reason, string Message) : IRelayMessage;
 
 // ---- close / query / list -----------------------------------------------------------------------
 
@@ -124,7 +127,7 @@ public sealed record GetNodeStatus : IRelayCommand
 /// </summary>
 public sealed record ResignalSide(string ChannelId, Side Side, string? ExpectedSource = null) : IRelayCommand;
 
-public sealed record SideResignalled(string ChannelId, Side Side);
+public sealed record SideResignalled(string ChannelId, Side Side) : IRelayMessage;
 
 /// <summary>
 /// Reply: <see cref="RuntimeStats"/>, the node process's own accounting. With <paramref name="CollectGarbage"/> the
@@ -152,13 +155,13 @@ public sealed record RuntimeStats(
     long AllocatedBytes,
     long WorkingSetBytes,
     int ProcessorCount,
-    long ManagedHeapBytes = 0);
+    long ManagedHeapBytes = 0) : IRelayMessage;
 
 /// <summary>The id names no open channel.</summary>
-public sealed record ChannelNotFound(string ChannelId);
+public sealed record ChannelNotFound(string ChannelId) : IRelayMessage;
 
 /// <summary>A command the node could not understand (null id, unknown message type, ...).</summary>
-public sealed record CommandRejected(string Command, RejectReason Reason, string Message);
+public sealed record CommandRejected(string Command, RejectReason Reason, string Message) : IRelayMessage;
 
 public enum ChannelState { Opening, Open, Closing }
 
@@ -206,11 +209,11 @@ public sealed record ChannelSnapshot(
     LatchMode LatchMode,
     DateTimeOffset OpenedAt,
     SideSnapshot Left,
-    SideSnapshot Right);
+    SideSnapshot Right) : IRelayMessage;
 
 public sealed record ChannelSummary(string ChannelId, ChannelState State, RelayEndpoint Left, RelayEndpoint Right, IActorRef Channel);
 
-public sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels)
+public sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels) : IRelayMessage
 {
     public IReadOnlyList<ChannelSummary> Channels { get; init; } = Channels.ToArray();
 }
@@ -223,7 +226,7 @@ public sealed record NodeStatus(
     IReadOnlyDictionary<RejectReason, long> RejectionsByReason,
     int PortsFree,
     int PortsTotal,
-    string Transport)
+    string Transport) : IRelayMessage
 {
     public IReadOnlyDictionary<CloseReason, long> ClosedByReason { get; init; } = new Dictionary<CloseReason, long>(ClosedByReason);
     public IReadOnlyDictionary<RejectReason, long> RejectionsByReason { get; init; } = new Dictionary<RejectReason, long>(RejectionsByReason);
@@ -236,9 +239,9 @@ public sealed record Subscribe(string? ChannelId, IActorRef Subscriber) : IRelay
 
 public sealed record Unsubscribe(string? ChannelId, IActorRef Subscriber) : IRelayCommand;
 
-public sealed record Subscribed(string? ChannelId);
+public sealed record Subscribed(string? ChannelId) : IRelayMessage;
 
-public sealed record Unsubscribed(string? ChannelId);
+public sealed record Unsubscribed(string? ChannelId) : IRelayMessage;
 
 public enum CloseReason
 {

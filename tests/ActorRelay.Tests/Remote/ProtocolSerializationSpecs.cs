@@ -10,13 +10,16 @@ namespace ActorRelay.Tests.Remote;
 /// <summary>
 /// Every public protocol message survives the serializer Akka.Remote uses for it, field for field (records compare
 /// by value; dictionaries are compared by content). The remote supervisor specs prove the same over a real wire.
+/// The system is configured as a supervisor in another process would be: remoting plus RelayProtocolSerializer.Config.
 /// </summary>
 public sealed class ProtocolSerializationSpecs(ITestOutputHelper output)
-    : TestKit(ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }"), output: output)
+    : TestKit(ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }")
+        .WithFallback(RelayProtocolSerializer.Config), output: output)
 {
     private object RoundTrip(object message)
     {
         var serializer = Sys.Serialization.FindSerializerFor(message);
+        Assert.IsType<RelayProtocolSerializer>(serializer);
         var bytes = serializer.ToBinary(message);
         var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
         return Sys.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
@@ -74,6 +77,34 @@ public sealed class ProtocolSerializationSpecs(ITestOutputHelper output)
         Assert.Equal((1, 9744, 5L, 100, 102, "socket"), (status.ChannelsOpen, status.Capacity, status.ChannelsOpened, status.PortsFree, status.PortsTotal, status.Transport));
         Assert.Equal(4, status.ClosedByReason[CloseReason.Requested]);
         Assert.Equal(2, status.RejectionsByReason[RejectReason.Capacity]);
+    }
+
+    [Fact]
+    public void Every_protocol_message_type_is_bound_to_the_protocol_serializer()
+    {
+        var messages = typeof(IRelayMessage).Assembly.GetTypes()
+            .Where(t => t.IsPublic && !t.IsInterface && typeof(IRelayMessage).IsAssignableFrom(t)).ToList();
+        Assert.True(messages.Count >= 25, $"{messages.Count} message types");
+        Assert.All(messages, t => Assert.IsType<RelayProtocolSerializer>(Sys.Serialization.FindSerializerForType(t)));
+    }
+
+    [Fact]
+    public void Hocon_relay_conf_registers_the_serializer_as_supervisors_are_told_to()
+    {
+        var shipped = ActorRelay.Settings.RelaySettings.DefaultConfig();
+        var supervisor = RelayProtocolSerializer.Config;
+        const string serializer = "akka.actor.serializers.actor-relay-protocol";
+        Assert.Equal(supervisor.GetString(serializer), shipped.GetString(serializer));
+        Assert.Equal(supervisor.GetConfig("akka.actor.serialization-bindings").AsEnumerable().Select(kv => (kv.Key, kv.Value.GetString())),
+            shipped.GetConfig("akka.actor.serialization-bindings").AsEnumerable().Select(kv => (kv.Key, kv.Value.GetString())));
+    }
+
+    [Fact]
+    public void Unknown_manifests_and_foreign_objects_are_refused()
+    {
+        var serializer = (RelayProtocolSerializer)Sys.Serialization.FindSerializerForType(typeof(OpenChannel));
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary("{}"u8.ToArray(), "System.IO.FileInfo"));
+        Assert.Throws<ArgumentException>(() => serializer.ToBinary(new ActorRelay.Node.DrainNode()));
     }
 
     private static void AssertSnapshot(ChannelSnapshot expected, ChannelSnapshot actual)

@@ -28,7 +28,7 @@ public sealed class RemoteSupervisorSpecs : TestKit
         akka.remote.dot-netty.tcp.port = 0
         {extra}");
 
-    public RemoteSupervisorSpecs(ITestOutputHelper output) : base(Remote(), "supervisor", output)
+    public RemoteSupervisorSpecs(ITestOutputHelper output) : base(Remote().WithFallback(RelayProtocolSerializer.Config), "supervisor", output)
     {
         var relayConfig = Remote().WithFallback(RelaySettings.DefaultConfig());
         _relaySystem = ActorSystem.Create("relay-node", relayConfig);
