@@ -32,7 +32,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     private readonly IActorRef _channel;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TrackingSocketCreator _sockets;
-    private readonly SideDataPath _path;
+    private readonly Path _path;
     private IActorRef? _listener;
     private IPEndPoint? _local;
     private IActorRef? _closeRequester;
@@ -76,6 +76,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
             _listener = Sender;
             Context.Watch(_listener);
             _local = (IPEndPoint)b.LocalAddress;
+            _path.Outlet = new Outlet(_listener, _local.AddressFamily);
             if (_recovering)
             {
                 _recovering = false;
@@ -108,13 +109,13 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     private void Relaying()
     {
         Receive<Udp.Received>(r => Admit(r));
-        Receive<SiblingPayload>(p => SendOut(p));
         ListenerSupervision();
         Receive<CloseSide>(_ => { _closeRequester = Sender; BeginClose(); });
     }
 
     private void Closing()
     {
+        _path.Outlet = null;
         Receive<Udp.Unbound>(_ => FinishClose());
         Receive<Terminated>(t => t.ActorRef.Equals(_listener), _ => FinishClose());
         Receive<UnbindTimedOut>(_ =>
@@ -130,38 +131,47 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     {
         Receive<Udp.CommandFailed>(_ => { }); // the listener restarted and could not re-bind; its Terminated follows
         Receive<Udp.Bound>(b => b.LocalAddress is null, _ => { });
-        Receive<Udp.Bound>(b => { _local = (IPEndPoint)b.LocalAddress; }); // listener restarted on the same port
+        Receive<Udp.Bound>(b =>
+        {
+            _local = (IPEndPoint)b.LocalAddress; // listener restarted on the same port
+            _path.Outlet = new Outlet(Sender, _local.AddressFamily);
+        });
         Receive<Terminated>(t => t.ActorRef.Equals(_listener), _ => Recover());
     }
 
     // ---- data path ---------------------------------------------------------------------------
 
+    /// <summary>
+    /// Decides a datagram and hands an admitted one straight to the sibling's listener (not through the sibling
+    /// actor: one mailbox hop less per packet), so it leaves from the sibling's own socket. The sibling actor is
+    /// the sender, so a failed send reaches it, as if it had sent it.
+    /// </summary>
     private void Admit(Udp.Received r)
     {
         var source = r.Sender is IPEndPoint ep ? PacketSource.From(ep) : default;
         var target = _path.Admit(r.Data.ToReadOnlySpan(), source, default);
         if (target is null) return;
-        var sibling = (AkkaIoSideActor.Path)_path.Sibling!;
-        _path.Counters.OnForwarded(r.Data.Count);
-        sibling.Actor.Tell(new SiblingPayload(r.Data, target.EndPoint), Self);
-    }
-
-    private void SendOut(SiblingPayload p)
-    {
-        // Validate before Udp.Send: one failed SendTo restarts the listener and costs the port (trap 2).
-        var family = _local?.AddressFamily ?? AddressFamily.Unknown;
-        var ok = p.Target.Port is > 0 and <= 65535 &&
-                 (family == AddressFamily.InterNetworkV6 ||
-                  (family == AddressFamily.InterNetwork && (p.Target.AddressFamily == AddressFamily.InterNetwork || p.Target.Address.IsIPv4MappedToIPv6)));
-        if (!ok || _listener is null)
+        var sibling = (Path)_path.Sibling!;
+        if (sibling.Outlet is not { } outlet || SendTarget(outlet.Family, target.EndPoint) is not { } to)
         {
             _path.Drop(DropReason.SendFailed);
             return;
         }
-        var to = family == AddressFamily.InterNetwork && p.Target.Address.IsIPv4MappedToIPv6
-            ? new IPEndPoint(p.Target.Address.MapToIPv4(), p.Target.Port)
-            : p.Target;
-        _listener.Tell(Udp.Send.Create(p.Data, to), Self);
+        _path.Counters.OnForwarded(r.Data.Count);
+        outlet.Listener.Tell(Udp.Send.Create(r.Data, to), sibling.Actor);
+    }
+
+    /// <summary>
+    /// The target as a socket of <paramref name="family"/> can send to it, or null. Validated before Udp.Send: one
+    /// failed SendTo restarts the listener and costs the port (trap 2).
+    /// </summary>
+    internal static IPEndPoint? SendTarget(AddressFamily family, IPEndPoint target)
+    {
+        if (target.Port is < 1 or > 65535) return null;
+        if (family == AddressFamily.InterNetworkV6) return target; // dual-stack: IPv4 targets are mapped
+        if (family != AddressFamily.InterNetwork) return null;
+        if (target.AddressFamily == AddressFamily.InterNetwork) return target;
+        return target.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(target.Address.MapToIPv4(), target.Port) : null;
     }
 
     // ---- failure and close -------------------------------------------------------------------
@@ -187,6 +197,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     {
         // The listener died without Unbind (a failed send restarted it): its socket is still open (trap 1/2).
         _listener = null;
+        _path.Outlet = null;
         _sockets.DisposeAll();
         if (++_recoveries > MaxRecoveries)
             throw new SideFailedException($"Akka.IO listener died {_recoveries} times");
@@ -227,15 +238,20 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
         public static readonly UnbindTimedOut Instance = new();
     }
 
-    /// <summary>The akka-io data path: the shared admission logic plus this side's actor to hand payloads to.</summary>
+    /// <summary>The akka-io data path: the shared admission logic, this side's actor, and the listener its sibling sends through.</summary>
     internal sealed class Path(SideSpec spec, IActorRef channel, IActorRef self) : SideDataPath(spec, channel, self)
     {
+        private volatile Outlet? _outlet;
+
         public IActorRef Actor { get; } = self;
+
+        /// <summary>This side's listener and socket family while it is bound; null while binding, recovering or closing.</summary>
+        public Outlet? Outlet { get => _outlet; set => _outlet = value; }
     }
 }
 
-/// <summary>A datagram admitted by one side, for its sibling to send out of its own socket.</summary>
-internal sealed record SiblingPayload(ByteString Data, IPEndPoint Target) : INoSerializationVerificationNeeded;
+/// <summary>The listener that owns a side's socket, and the socket's address family.</summary>
+internal sealed record Outlet(IActorRef Listener, AddressFamily Family);
 
 /// <summary>Side → channel: the side failed and is closing its port.</summary>
 internal sealed record SideFailed(Side Side, string Why);

@@ -36,12 +36,16 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(Act
 
     private static void Bound(IActorRef side, TestProbe listener) => listener.Send(side, new Udp.Bound(Local));
 
-    /// <summary>A sibling data path that has latched <paramref name="at"/>, with a probe as its actor.</summary>
-    private AkkaIoSideActor.Path LatchedSibling(TestProbe siblingActor, IPEndPoint at)
+    /// <summary>
+    /// A sibling data path that has latched <paramref name="at"/>, with a probe as its actor and, when given, a probe
+    /// as the listener of its IPv4 socket.
+    /// </summary>
+    private AkkaIoSideActor.Path LatchedSibling(TestProbe siblingActor, IPEndPoint at, TestProbe? siblingListener = null)
     {
         var path = new AkkaIoSideActor.Path(Spec(Side.Right), CreateTestProbe().Ref, siblingActor.Ref);
         path.Admit(new byte[12], PacketSource.From(at), default); // latches; dropped itself (its own peer is unknown)
         Assert.NotNull(path.Target);
+        if (siblingListener is not null) path.Outlet = new Outlet(siblingListener.Ref, System.Net.Sockets.AddressFamily.InterNetwork);
         return path;
     }
 
@@ -61,41 +65,46 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(Act
     }
 
     [Fact]
-    public void Received_datagrams_latch_and_go_to_the_sibling_which_sends_them_from_its_own_socket()
+    public void Received_datagrams_latch_and_leave_from_the_siblings_socket_through_its_listener()
     {
         var (side, _, channel, listener) = Start();
         Bound(side, listener);
         var bound = channel.ExpectMsg<SideBound>();
         Assert.Equal(Local, bound.Local);
+        Assert.Equal(listener.Ref, ((AkkaIoSideActor.Path)bound.DataPath).Outlet!.Listener); // where the sibling sends through
         var siblingActor = CreateTestProbe();
-        var sibling = LatchedSibling(siblingActor, new IPEndPoint(IPAddress.Parse("203.0.113.20"), 50000));
+        var siblingListener = CreateTestProbe();
+        var sibling = LatchedSibling(siblingActor, new IPEndPoint(IPAddress.Parse("203.0.113.20"), 50000), siblingListener);
         side.Tell(new ConnectSibling(sibling));
 
         var data = ByteString.FromBytes(new byte[] { 0x80, 0, 0, 1 });
         listener.Send(side, new Udp.Received(data, Client));
         var latched = channel.ExpectMsg<SideLatchChanged>();
         Assert.Equal(Client, latched.Current);
-        var payload = siblingActor.ExpectMsg<SiblingPayload>();
-        Assert.Equal(data, payload.Data);
-        Assert.Equal(new IPEndPoint(IPAddress.Parse("203.0.113.20"), 50000), payload.Target);
-
-        // what the sibling relays to this side leaves through this side's listener, to the latched client
-        side.Tell(new SiblingPayload(data, Client));
-        var send = listener.ExpectMsg<Udp.Send>();
-        Assert.Equal(Client, send.Target);
+        var send = siblingListener.ExpectMsg<Udp.Send>();
         Assert.Equal(data, send.Payload);
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("203.0.113.20"), 50000), send.Target);
+        Assert.Equal(siblingActor.Ref, siblingListener.LastSender); // a failed send goes to the sibling, as if it had sent it
+        Assert.Equal(1, bound.DataPath.Counters.PacketsForwarded);
     }
 
     [Fact]
-    public void A_target_of_another_family_is_dropped_before_it_can_crash_the_listener()
+    public void A_target_the_siblings_socket_cannot_reach_is_dropped_before_it_can_crash_the_listener()
     {
         var (side, _, channel, listener) = Start();
-        Bound(side, listener); // an IPv4 socket
+        Bound(side, listener);
         var bound = channel.ExpectMsg<SideBound>();
-        side.Tell(new ConnectSibling(LatchedSibling(CreateTestProbe(), Client)));
-        side.Tell(new SiblingPayload(ByteString.FromBytes(new byte[4]), new IPEndPoint(IPAddress.Parse("2001:db8::1"), 5000)));
-        listener.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        var siblingListener = CreateTestProbe();
+        // the sibling's socket is IPv4, its latched client IPv6: Socket.SendTo would throw in the listener
+        side.Tell(new ConnectSibling(LatchedSibling(CreateTestProbe(), new IPEndPoint(IPAddress.Parse("2001:db8::1"), 5000), siblingListener)));
+        listener.Send(side, new Udp.Received(ByteString.FromBytes(new byte[4]), Client));
+        siblingListener.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         AwaitAssert(() => Assert.Equal(1, bound.DataPath.Counters.Dropped(DropReason.SendFailed)), Wait);
+
+        Assert.Null(AkkaIoSideActor.SendTarget(System.Net.Sockets.AddressFamily.InterNetwork, new IPEndPoint(IPAddress.Loopback, 0)));
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 9), AkkaIoSideActor.SendTarget(System.Net.Sockets.AddressFamily.InterNetwork,
+            new IPEndPoint(IPAddress.Loopback.MapToIPv6(), 9)));
+        Assert.Equal(Client, AkkaIoSideActor.SendTarget(System.Net.Sockets.AddressFamily.InterNetworkV6, Client));
     }
 
     [Fact]
@@ -131,16 +140,16 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(Act
     {
         var (side, manager, channel, listener) = Start();
         Bound(side, listener);
-        channel.ExpectMsg<SideBound>();
+        var path = (AkkaIoSideActor.Path)channel.ExpectMsg<SideBound>().DataPath;
         side.Tell(new ConnectSibling(LatchedSibling(CreateTestProbe(), Client)));
         Sys.Stop(listener.Ref); // as after a failed send restarted it and its re-bind failed
         var rebind = manager.ExpectMsg<Udp.Bind>();
         Assert.Equal(Local, rebind.LocalAddress);
+        Assert.Null(path.Outlet); // meanwhile the sibling drops what it would send through this side
         var second = CreateTestProbe();
         second.Send(side, new Udp.Bound(Local));
         channel.ExpectMsg<SideRecovered>();
-        side.Tell(new SiblingPayload(ByteString.FromBytes(new byte[4]), Client));
-        Assert.Equal(Client, second.ExpectMsg<Udp.Send>().Target);
+        Assert.Equal(second.Ref, path.Outlet!.Listener); // the sibling now sends through the new listener
     }
 
     [Fact]
