@@ -11,7 +11,7 @@ RelayRuntime.EnableInlineSocketCompletions();
 
 var opts = BenchOptions.Parse(args);
 if (opts.Relays.Contains("auto"))
-    opts = opts with { Relays = RtpEngine.Installed ? ["socket", "akka-io", "c-epoll", "rtpengine"] : ["socket", "akka-io", "c-epoll"] };
+    opts = opts with { Relays = RtpEngine.Installed ? ["direct", "socket", "akka-io", "c-epoll", "rtpengine"] : ["direct", "socket", "akka-io", "c-epoll"] };
 if (opts.Relays.Contains("rtpengine") && !RtpEngine.Installed)
     throw new InvalidOperationException($"rtpengine is not installed ({RtpEngine.Binary}); apt-get install rtpengine-daemon");
 ActorRelayNode.MaxIdleChannels = opts.IdleChannels;
