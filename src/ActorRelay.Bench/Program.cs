@@ -32,7 +32,7 @@ using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString(
 RelayUnderTest Make(string name, int k) => name switch
 {
     "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, 10000),
-    "socket" or "akka-io" => new ActorRelayNode(name, 10000, 4600 + k, system),
+    "socket" or "socket-dotnet" or "akka-io" => new ActorRelayNode(name, 10000, 4600 + k, system),
     "c-epoll" => new CRelay(cRelay, 20000),
     "rtpengine" => new RtpEngine(24000, 2223 + k),
     "direct" => new DirectLoopback(24000),
@@ -142,7 +142,7 @@ if (opts.Ramp.Length > 0)
 var idle = new List<IdleRow>();
 if (opts.IdleChannels > 0)
 {
-    foreach (var name in opts.Relays.Where(r => r is "socket" or "akka-io"))
+    foreach (var name in opts.Relays.Where(r => r is "socket" or "socket-dotnet" or "akka-io"))
     {
         await using var relay = Make(name, k++);
         await relay.StartAsync(0);

@@ -88,24 +88,30 @@ internal abstract class RelayUnderTest : IAsyncDisposable
     }
 }
 
-/// <summary>ActorRelay's node process, channels opened through the relay's own protocol over Akka.Remote.</summary>
-internal sealed class ActorRelayNode(string transport, int portMin, int remotePort, ActorSystem generator) : RelayUnderTest
+/// <summary>
+/// ActorRelay's node process, channels opened through the relay's own protocol over Akka.Remote. The transport is
+/// <c>socket</c> (relay loops), <c>socket-dotnet</c> (the socket transport on the runtime's socket engine) or <c>akka-io</c>.
+/// </summary>
+internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, ActorSystem generator) : RelayUnderTest
 {
+    private readonly string _transport = relay == "socket-dotnet" ? "socket" : relay;
+
     /// <summary>The pool is sized for the idle-memory measurement too (channels are opened later, through the protocol).</summary>
     public static int MaxIdleChannels { get; set; }
 
     private IActorRef? _node;
 
-    public override string Name => $"actorrelay-{transport}";
+    public override string Name => $"actorrelay-{relay}";
 
     public override async Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels)
     {
-        Process = Launch("dotnet", [Paths.NodeDll, "--transport", transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
+        Process = Launch("dotnet", [Paths.NodeDll, "--transport", _transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
                 "--log-level", "warning"],
             new Dictionary<string, string>
             {
                 ["ACTORRELAY__PORTS__MIN"] = portMin.ToString(), ["ACTORRELAY__PORTS__MAX"] = (portMin + 2 * Math.Max(channels, MaxIdleChannels) + 99).ToString(),
                 ["ACTORRELAY__IDLE_TIMEOUT"] = "10m", ["ACTORRELAY__SETUP_TIMEOUT"] = "10m",
+                ["ACTORRELAY__SOCKET_ENGINE"] = relay == "socket-dotnet" ? "dotnet" : "auto",
             }, "All set.");
         _node = await generator.ActorSelection($"akka.tcp://actor-relay@127.0.0.1:{remotePort}/user/relay").ResolveOne(TimeSpan.FromSeconds(10));
         var opened = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
