@@ -14,6 +14,7 @@ if (opts.Relays.Contains("auto"))
     opts = opts with { Relays = RtpEngine.Installed ? ["direct", "socket", "akka-io", "c-epoll", "rtpengine"] : ["direct", "socket", "akka-io", "c-epoll"] };
 if (opts.Relays.Contains("rtpengine") && !RtpEngine.Installed)
     throw new InvalidOperationException($"rtpengine is not installed ({RtpEngine.Binary}); apt-get install rtpengine-daemon");
+if (opts.InProcess && opts.RelayCpuQuota is not null) throw new ArgumentException("--relay-cpu-quota limits a relay process: not with --in-process");
 ActorRelayNode.MaxIdleChannels = opts.IdleChannels;
 RelayUnderTest.PinnedCpu = opts.RelayCpu;
 var root = Paths.Root;
@@ -26,7 +27,8 @@ if (opts.Relays.Contains("c-epoll"))
 }
 
 using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString(
-    "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }\nakka.loglevel = WARNING\nakka.log-dead-letters = off")
+    "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }\nakka.loglevel = WARNING\nakka.log-dead-letters = off\n" +
+    "akka.remote.log-remote-lifecycle-events = off") // each relay node is stopped at the end of its round: not an error
     .WithFallback(RelayProtocolSerializer.Config));
 
 RelayUnderTest Make(string name, int k) => name switch
@@ -83,8 +85,10 @@ if (opts.Overload)
     var overload = new List<object>();
     foreach (var name in opts.Relays)
     {
+        using var quota = new QuotaHolder();
         await using var relay = Make(name, k++);
         var ports = await relay.StartAsync(opts.Channels);
+        if (opts.RelayCpuQuota is { } q) quota.Set(CpuQuota.Apply(relay.Pid, q)); // after start-up: only the steady state is held back
         using var gen = new LoadGenerator(ports, 24000, opts.Size);
         gen.Latch();
         foreach (var (phase, pps) in new[] { ("nominal", opts.Pps), ("double", opts.Pps * 2), ("recovered", opts.Pps) })
@@ -93,7 +97,7 @@ if (opts.Overload)
             var r = m.Stream;
             var row = new
             {
-                relay = name, phase, channels = opts.Channels, offered_pps = Math.Round(r.OfferedPps), delivered_pps = Math.Round(r.DeliveredPps),
+                relay = name, phase, channels = opts.Channels, relay_cpu_quota_pct = opts.RelayCpuQuota, offered_pps = Math.Round(r.OfferedPps), delivered_pps = Math.Round(r.DeliveredPps),
                 loss_pct = Math.Round(r.LossPercent, 3), p50_ms = Math.Round(r.P50Ms, 3), p99_ms = Math.Round(r.P99Ms, 3), max_ms = Math.Round(r.MaxMs, 3),
                 relay_cpu_pct = Math.Round(m.RelayCpuMs / (r.MeasuredSeconds * 10), 1),
                 generator_cpu_pct = Math.Round(r.GeneratorCpuMs / (r.MeasuredSeconds * 10), 1), generator_limited = r.GeneratorLimited,
@@ -185,6 +189,14 @@ Summary.Print(stream, idle);
 Console.WriteLine($"results: {file}");
 await system.Terminate();
 
+/// <summary>Disposes the quota after the relay (declared first, so disposed last): the group is empty by then.</summary>
+internal sealed class QuotaHolder : IDisposable
+{
+    private CpuQuota? _quota;
+    public void Set(CpuQuota quota) => _quota = quota;
+    public void Dispose() => _quota?.Dispose();
+}
+
 internal sealed record Measured(StreamResult Stream, double RelayCpuMs, RuntimeStats? Before, RuntimeStats? After);
 
 internal sealed record StreamRow(
@@ -254,7 +266,7 @@ internal static class Summary
 }
 
 internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int Size, double Seconds, int Rounds, int IdleChannels, int[] Ramp,
-    bool Overload = false, int? RelayCpu = null, bool InProcess = false)
+    bool Overload = false, int? RelayCpu = null, bool InProcess = false, int? RelayCpuQuota = null)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -275,6 +287,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--overload" => o with { Overload = true },
                 "--relay-cpu" => o with { RelayCpu = int.Parse(Next()) },
                 "--in-process" => o with { InProcess = true },
+                "--relay-cpu-quota" => o with { RelayCpuQuota = int.Parse(Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };
         }

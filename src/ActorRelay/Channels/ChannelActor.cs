@@ -26,8 +26,8 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     private readonly ChannelSpec _spec;
     private readonly IActorRef _node;
     private ILoggingAdapter? _log;
-    private readonly HashSet<IActorRef> _subscribers = new();
-    private readonly List<IActorRef> _closeRequesters = new();
+    private HashSet<IActorRef>? _subscribers;       // created with the first subscriber (most channels have one or none)
+    private List<IActorRef>? _closeRequesters;
     private readonly SideSlot _left, _right;
     private readonly long _openedMs;
     private readonly DateTimeOffset _openedAt;
@@ -156,7 +156,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     {
         Log.Warning("Channel {Channel} could not open: {Reason} {Message}", _spec.ChannelId, reason, message);
         _node.Tell(new ChannelOpenFailed(new OpenRejected(_spec.ChannelId, reason, message)));
-        _subscribers.Clear(); // nobody saw it open: no ChannelClosed for them
+        _subscribers?.Clear(); // nobody saw it open: no ChannelClosed for them
         _failedOpen = true;
         BeginClose(CloseReason.SideFailed, message, silent: true);
         Stash.UnstashAll();
@@ -195,7 +195,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                 BeginClose(CloseReason.SideFailed, $"{slot.Side} side failed");
                 return true;
             case CloseChannel:
-                _closeRequesters.Add(Sender);
+                (_closeRequesters ??= new(1)).Add(Sender);
                 BeginClose(CloseReason.Requested, "closed by request");
                 return true;
             case CloseForShutdown:
@@ -256,11 +256,11 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                 Sender.Tell(new Subscribed(_spec.ChannelId));
                 return true;
             case Unsubscribe u:
-                _subscribers.Remove(u.Subscriber);
+                _subscribers?.Remove(u.Subscriber);
                 Sender.Tell(new Unsubscribed(_spec.ChannelId));
                 return true;
             case Terminated t:
-                _subscribers.Remove(t.ActorRef);
+                _subscribers?.Remove(t.ActorRef);
                 return true;
             default:
                 return false;
@@ -269,14 +269,14 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
 
     private void AddSubscriber(IActorRef subscriber)
     {
-        if (_subscribers.Add(subscriber)) Context.Watch(subscriber);
+        if ((_subscribers ??= new()).Add(subscriber)) Context.Watch(subscriber);
     }
 
     private bool IsSide(IActorRef a) => a.Equals(_left.Actor) || a.Equals(_right.Actor);
 
     private void Publish(IChannelEvent e)
     {
-        foreach (var s in _subscribers) s.Tell(e);
+        if (_subscribers is not null) foreach (var s in _subscribers) s.Tell(e);
         _node.Tell(e); // the node forwards to node-wide subscribers
     }
 
@@ -365,7 +365,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         }
         Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, CloseTimeout);
         Become(Closing);
-        if (silent) _subscribers.Clear();
+        if (silent) _subscribers?.Clear();
         TryFinish();
     }
 
@@ -388,7 +388,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                 return true;
             case CloseChannel:
                 if (_failedOpen) Sender.Tell(new ChannelNotFound(_spec.ChannelId));
-                else _closeRequesters.Add(Sender);
+                else (_closeRequesters ??= new(1)).Add(Sender);
                 return true;
             case GetChannel:
                 Sender.Tell(Snapshot());
@@ -409,8 +409,8 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         Log.Info("Channel {Channel} closed: {Reason}; left {LeftIn} in / {LeftFwd} forwarded, right {RightIn} in / {RightFwd} forwarded",
             _spec.ChannelId, _closeReason, final.Left.PacketsReceived, final.Left.PacketsForwarded,
             final.Right.PacketsReceived, final.Right.PacketsForwarded);
-        var notify = new HashSet<IActorRef>(_subscribers);
-        foreach (var r in _closeRequesters) notify.Add(r);
+        var notify = _subscribers is null ? new HashSet<IActorRef>() : new HashSet<IActorRef>(_subscribers);
+        if (_closeRequesters is not null) foreach (var r in _closeRequesters) notify.Add(r);
         _node.Tell(new ChannelFinished(closed, notify));
         // Stop only once the node has published ChannelClosed, so watchers see it before Terminated.
         Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, CloseTimeout);

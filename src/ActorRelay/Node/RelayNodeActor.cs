@@ -43,7 +43,7 @@ public sealed class RelayNodeActor : ReceiveActor
         Capacity = capacity;
         _pool = new PortPool(settings.PortMin, settings.PortMax);
         RelaySettings.EnsureDefaults(Context.System);
-        if (settings.UsesRelayLoops) _loops = new RelayLoops(settings.RelayLoopCount, settings.MaxDatagram);
+        if (settings.UsesRelayLoops) _loops = new RelayLoops(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay);
         Running();
     }
 

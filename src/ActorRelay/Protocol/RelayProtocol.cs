@@ -183,6 +183,8 @@ public enum DropReason
     NotRtp,
     /// <summary>Mode rtp: from a source still in probation (not yet enough consecutive packets of one SSRC).</summary>
     Probation,
+    /// <summary>Waited in the socket's queue longer than relay.max-queue-delay (the relay is overloaded): shed, not sent late.</summary>
+    Late,
 }
 
 public sealed record SideSnapshot(

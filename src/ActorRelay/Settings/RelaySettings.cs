@@ -32,6 +32,7 @@ public sealed record RelaySettings
     public int MaxDatagram { get; init; } = 1500;
     public SocketEngine SocketEngine { get; init; } = SocketEngine.Auto;
     public int RelayLoops { get; init; }
+    public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.FromMilliseconds(100);
     public int SocketReceiveBuffer { get; init; }
     public int SocketSendBuffer { get; init; }
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
@@ -83,6 +84,7 @@ public sealed record RelaySettings
             MaxDatagram = c.GetInt("max-datagram"),
             SocketEngine = ParseSocketEngine(c.GetString("socket-engine")),
             RelayLoops = c.GetInt("relay-loops"),
+            MaxQueueDelay = ParseDuration(c, "max-queue-delay"),
             SocketReceiveBuffer = c.GetInt("socket-receive-buffer"),
             SocketSendBuffer = c.GetInt("socket-send-buffer"),
             IdleTimeout = ParseDuration(c, "idle-timeout"),
@@ -111,6 +113,7 @@ public sealed record RelaySettings
         if (RelayLoops < 0) throw new ConfigurationException($"relay.relay-loops must be >= 0, got {RelayLoops}");
         if (SocketEngine == SocketEngine.Epoll && !Sides.LinuxUdp.Supported)
             throw new ConfigurationException("relay.socket-engine = epoll needs Linux on x64 or arm64; use auto or dotnet");
+        if (MaxQueueDelay < TimeSpan.Zero) throw new ConfigurationException("relay.max-queue-delay must be >= 0");
         if (SocketReceiveBuffer < 0 || SocketSendBuffer < 0)
             throw new ConfigurationException("relay.socket-*-buffer must be >= 0");
         if (IdleTimeout < TimeSpan.Zero || SetupTimeout < TimeSpan.Zero || MaxLifetime < TimeSpan.Zero)
@@ -164,6 +167,13 @@ public sealed record RelaySettings
     {
         var raw = c.GetString(key)?.Trim();
         if (raw is "0" or "off" or "") return TimeSpan.Zero;
-        return c.GetTimeSpan(key, allowInfinite: false);
+        try
+        {
+            return c.GetTimeSpan(key, allowInfinite: false);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+        {
+            throw new ConfigurationException($"relay.{key} must be a duration such as 500ms, 30s or 2m, got \"{raw}\"");
+        }
     }
 }

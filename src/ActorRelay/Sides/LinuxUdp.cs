@@ -24,6 +24,12 @@ internal static unsafe partial class LinuxUdp
     public const int EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EINVAL = 22, ENOTSOCK = 88, EMSGSIZE = 90,
         ENETUNREACH = 101, ECONNRESET = 104, ENOBUFS = 105, ECONNREFUSED = 111, EHOSTUNREACH = 113, EPERM = 1;
 
+    /// <summary>SOL_SOCKET and SO_TIMESTAMPNS (= SCM_TIMESTAMPNS): the kernel's receive time of each datagram, as a timespec.</summary>
+    public const int SOL_SOCKET = 1, SO_TIMESTAMPNS = 35;
+
+    /// <summary>CMSG_SPACE(sizeof(struct timespec)): a cmsghdr (16 bytes) and the timespec (16 bytes).</summary>
+    public const int TimestampControlSize = 32;
+
     /// <summary>AF_INET and AF_INET6 as Linux stores them in sa_family (host byte order).</summary>
     public const ushort AF_INET = 2, AF_INET6 = 10;
 

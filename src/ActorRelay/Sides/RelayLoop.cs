@@ -43,6 +43,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     private int _attached;
     private int _rxDirty = Batch;           // receive headers whose name length the last recvmmsg overwrote
     private uint _round;                    // epoll wake-ups so far
+    private bool _behind;                   // the last epoll_wait filled its event array: more sockets are ready than one round serves
 
     // native memory, loop thread only
     private readonly int _stride;
@@ -50,18 +51,27 @@ internal sealed unsafe class RelayLoop : IDisposable
     private readonly byte* _events;
     private readonly byte* _buffers;
     private readonly byte* _names;
+    private readonly byte* _controls;       // per receive slot: room for the datagram's kernel receive time
     private readonly MMsgHdr* _rx;
     private readonly IoVec* _rxIov;
     private readonly MMsgHdr* _tx;
     private readonly IoVec* _txIov;
     private readonly int* _txLength;
 
+    private readonly long _maxQueueDelayNs;
+    private readonly Func<long> _realtimeNs;
+
     /// <param name="maxDatagram">The largest datagram relayed; buffers hold one byte more, so a full buffer means oversize.</param>
-    public RelayLoop(string name, int maxDatagram)
+    /// <param name="maxQueueDelay">A datagram of a busy socket that waited longer than this in the kernel's queue is dropped
+    /// (<see cref="DropReason.Late"/>) instead of relayed late; zero: never.</param>
+    /// <param name="realtimeNs">The wall clock the kernel's receive times are compared with, in ns since the epoch (tests inject one).</param>
+    public RelayLoop(string name, int maxDatagram, TimeSpan maxQueueDelay = default, Func<long>? realtimeNs = null)
     {
         if (!Supported) throw new PlatformNotSupportedException("the relay loop needs Linux on x64 or arm64");
         _stride = (maxDatagram + 1 + 7) & ~7;
-        var size = (nuint)(MaxEvents * 16 + Batch * _stride + Batch * SockaddrSize + 32 +
+        _maxQueueDelayNs = (long)(maxQueueDelay.TotalMilliseconds * 1_000_000);
+        _realtimeNs = realtimeNs ?? (() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100);
+        var size = (nuint)(MaxEvents * 16 + Batch * _stride + Batch * SockaddrSize + Batch * TimestampControlSize +
                            Batch * (sizeof(MMsgHdr) + sizeof(IoVec)) * 2 + Batch * sizeof(int) + 64);
         _memory = (byte*)NativeMemory.AllocZeroed(size);
         var p = _memory;
@@ -72,6 +82,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         _txIov = (IoVec*)p; p += Batch * sizeof(IoVec);
         _txLength = (int*)p; p += Batch * sizeof(int);
         _names = p; p += Batch * SockaddrSize;
+        _controls = p; p += Batch * TimestampControlSize;
         _buffers = (byte*)(((nuint)p + 7) & ~(nuint)7);
         for (var i = 0; i < Batch; i++)
         {
@@ -80,6 +91,7 @@ internal sealed unsafe class RelayLoop : IDisposable
             _rx[i].Header.Iov = &_rxIov[i];
             _rx[i].Header.IovLength = 1;
             _rx[i].Header.Name = _names + i * SockaddrSize;
+            if (_maxQueueDelayNs > 0) _rx[i].Header.Control = _controls + i * TimestampControlSize;
             _tx[i].Header.Iov = &_txIov[i];
             _tx[i].Header.IovLength = 1;
         }
@@ -150,6 +162,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                     break; // the epoll set itself failed: nothing sensible is left to do but stop
                 }
                 _round++;
+                _behind = n == MaxEvents;
                 for (var i = 0; i < n; i++)
                 {
                     var ev = _events + i * EpollEventSize;
@@ -208,6 +221,8 @@ internal sealed unsafe class RelayLoop : IDisposable
         if (++_generation == uint.MaxValue) _generation = 1;
         var token = (ulong)_generation << 32 | (uint)slot;
         var fd = (int)socket.SafeHandle.DangerousGetHandle();
+        // The kernel stamps each datagram on arrival; the loop reads the stamp only when a socket is busy (see Receive).
+        if (_maxQueueDelayNs > 0) socket.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [1, 0, 0, 0]);
         if (EpollControl(_epoll, EPOLL_CTL_ADD, fd, token) != 0)
         {
             var error = Errno();
@@ -245,21 +260,31 @@ internal sealed unsafe class RelayLoop : IDisposable
 
     /// <summary>
     /// Reads from one ready socket and relays what its latch admits. A socket that was ready in the previous round
-    /// too is busy (a fast stream or a flood): it is read in a batch of up to <see cref="Batch"/> with recvmmsg. An
-    /// ordinary media socket (a packet every 20 ms) gets one recvfrom, which costs less than a recvmmsg of one;
-    /// whatever else is queued makes epoll report it again in the next round.
+    /// too is busy (a fast stream or a flood), and so is every socket while the loop is behind (more sockets ready than
+    /// one epoll_wait returns, so a socket is not seen in consecutive rounds): it is read in a batch of up to
+    /// <see cref="Batch"/> with recvmmsg, and each datagram that waited in the kernel's queue longer than the maximum
+    /// queue delay is shed (<see cref="DropReason.Late"/>): under overload the relay drops stale packets cheaply instead
+    /// of relaying them hundreds of milliseconds late, and catches up at once when the load drops. An ordinary media
+    /// socket (a packet every 20 ms) gets one recvfrom, which costs less than a recvmmsg of one; whatever else is
+    /// queued makes epoll report it again in the next round.
     /// </summary>
     private void Receive(SocketSide side)
     {
-        var busy = side.LoopLastRound == _round - 1;
+        var busy = _behind || side.LoopLastRound == _round - 1;
         side.LoopLastRound = _round;
         int n;
+        var staleBefore = long.MinValue;
         if (busy)
         {
-            for (var i = 0; i < _rxDirty; i++) _rx[i].Header.NameLength = SockaddrSize;
+            for (var i = 0; i < _rxDirty; i++)
+            {
+                _rx[i].Header.NameLength = SockaddrSize;
+                if (_maxQueueDelayNs > 0) _rx[i].Header.ControlLength = TimestampControlSize;
+            }
             n = recvmmsg(side.LoopFd, _rx, Batch, MSG_DONTWAIT, null);
             _rxDirty = Math.Max(n, 0);
             _batchedReads++;
+            if (_maxQueueDelayNs > 0 && n > 0) staleBefore = _realtimeNs() - _maxQueueDelayNs;
         }
         else
         {
@@ -282,6 +307,12 @@ internal sealed unsafe class RelayLoop : IDisposable
             var length = (int)_rx[i].Length;
             var datagram = new ReadOnlySpan<byte>(_buffers + i * _stride, length);
             var name = new ReadOnlySpan<byte>(_names + i * SockaddrSize, (int)Math.Min(_rx[i].Header.NameLength, SockaddrSize));
+            if (staleBefore != long.MinValue && ReceivedAtNs(i) is var at && at != 0 && at < staleBefore)
+            {
+                side.Counters.OnReceived(length, side.Spec.Clock.NowMs);
+                side.Drop(DropReason.Late);
+                continue;
+            }
             if (!TryReadSource(name, out var source))
             {
                 side.Counters.OnReceived(length, side.Spec.Clock.NowMs);
@@ -367,6 +398,15 @@ internal sealed unsafe class RelayLoop : IDisposable
         side.SideActor.Tell(new SocketSideFault(socket, new SocketException(error)));
     }
 
+    /// <summary>The kernel's receive time of datagram <paramref name="i"/> of the last recvmmsg, in ns since the epoch; 0 if absent.</summary>
+    private long ReceivedAtNs(int i)
+    {
+        if (_rx[i].Header.ControlLength < TimestampControlSize) return 0;
+        var cmsg = _controls + i * TimestampControlSize;
+        if (*(int*)(cmsg + 8) != SOL_SOCKET || *(int*)(cmsg + 12) != SO_TIMESTAMPNS) return 0;
+        return *(long*)(cmsg + 16) * 1_000_000_000 + *(long*)(cmsg + 24);
+    }
+
     /// <summary>Reads a Linux sockaddr_in / sockaddr_in6 as received.</summary>
     private static bool TryReadSource(ReadOnlySpan<byte> name, out PacketSource source)
     {
@@ -417,12 +457,12 @@ internal sealed class RelayLoops : IDisposable
     private readonly RelayLoop[] _loops;
     private int _next = -1;
 
-    public RelayLoops(int count, int maxDatagram, string name = "relay-loop")
+    public RelayLoops(int count, int maxDatagram, TimeSpan maxQueueDelay, string name = "relay-loop")
     {
         _loops = new RelayLoop[Math.Max(1, count)];
         try
         {
-            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram);
+            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram, maxQueueDelay);
         }
         catch
         {

@@ -29,6 +29,11 @@ public sealed class RelaySettingsTests
         Assert.Equal(TimeSpan.Zero, s.MaxLifetime);
         Assert.Equal(LatchMode.First, s.LatchMode);
         Assert.Equal(1501, s.AkkaIoConfig().GetInt("akka.io.udp.disabled-buffer-pool.buffer-size"));
+        Assert.Equal(SocketEngine.Auto, s.SocketEngine);
+        Assert.Equal(0, s.RelayLoops);
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), s.RelayLoopCount);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), s.MaxQueueDelay);
+        Assert.Equal(OperatingSystem.IsLinux(), s.UsesRelayLoops);
     }
 
     [Fact]
@@ -42,6 +47,14 @@ public sealed class RelaySettingsTests
         Assert.Equal(TimeSpan.FromHours(1), s.MaxLifetime);
         Assert.Equal(LatchMode.Follow, s.LatchMode);
         Assert.Equal(65508, s.AkkaIoConfig().GetInt("akka.io.udp.disabled-buffer-pool.buffer-size"));
+        Assert.False(s.UsesRelayLoops); // akka-io has no relay loops
+
+        var socket = With("relay { socket-engine = dotnet, relay-loops = 3, max-queue-delay = off }");
+        Assert.Equal(SocketEngine.Dotnet, socket.SocketEngine);
+        Assert.False(socket.UsesRelayLoops);
+        Assert.Equal(3, socket.RelayLoopCount);
+        Assert.Equal(TimeSpan.Zero, socket.MaxQueueDelay);
+        Assert.Equal(TimeSpan.FromMilliseconds(40), With("relay.max-queue-delay = 40ms").MaxQueueDelay);
     }
 
     [Theory]
@@ -54,6 +67,9 @@ public sealed class RelaySettingsTests
     [InlineData("relay.latch.mode = sometimes", "relay.latch.mode")]
     [InlineData("relay.ports.bind-attempts = 0", "bind-attempts")]
     [InlineData("relay.stats-interval = 0", "stats-interval")]
+    [InlineData("relay.socket-engine = io_uring", "relay.socket-engine")]
+    [InlineData("relay.relay-loops = -1", "relay.relay-loops")]
+    [InlineData("relay.max-queue-delay = -5ms", "relay.max-queue-delay")]
     public void Invalid_values_fail_fast_naming_the_key(string hocon, string key)
     {
         var e = Assert.Throws<ConfigurationException>(() => With(hocon));

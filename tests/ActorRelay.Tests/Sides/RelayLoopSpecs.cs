@@ -86,6 +86,42 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
     }
 
     [Fact]
+    public async Task Datagrams_that_waited_longer_than_the_maximum_queue_delay_are_shed_as_late()
+    {
+        // the loop's wall clock runs 10 s ahead of the kernel's: every datagram read in a batch looks stale
+        var ahead = TimeSpan.FromSeconds(10).Ticks;
+        using var loop = new RelayLoop("spec-loop", 1500, TimeSpan.FromMilliseconds(100),
+            () => (DateTime.UtcNow.Ticks + ahead - DateTime.UnixEpoch.Ticks) * 100);
+        var (l, r) = Channel(loop, _ports.Min, start: false);
+        using var a = new UdpPeer();
+        const int queued = 60;
+        for (var i = 0; i < queued; i++) a.SendTo(new RelayEndpoint("127.0.0.1", _ports.Min), BitConverter.GetBytes(i));
+        l.Start();
+        r.Start();
+        await AwaitAssertAsync(() => Assert.Equal(queued, l.Counters.PacketsReceived), Wait);
+        // the first read of a socket is a plain recvfrom (an ordinary media socket is never judged late); from the
+        // second read on the socket is busy and read in batches, where each datagram's queueing time is checked
+        Assert.Equal(1, l.Counters.Dropped(DropReason.PeerNotLatched));
+        Assert.Equal(queued - 1, l.Counters.Dropped(DropReason.Late));
+    }
+
+    [Fact]
+    public async Task With_a_wall_clock_that_agrees_a_busy_socket_sheds_nothing()
+    {
+        using var loop = new RelayLoop("spec-loop", 1500, TimeSpan.FromSeconds(5));
+        var (l, r) = Channel(loop, _ports.Min, start: false);
+        using var a = new UdpPeer();
+        const int queued = 60;
+        for (var i = 0; i < queued; i++) a.SendTo(new RelayEndpoint("127.0.0.1", _ports.Min), BitConverter.GetBytes(i));
+        l.Start();
+        r.Start();
+        await AwaitAssertAsync(() => Assert.Equal(queued, l.Counters.PacketsReceived), Wait);
+        Assert.True(loop.BatchedReads > 0);
+        Assert.Equal(0, l.Counters.Dropped(DropReason.Late));
+        Assert.Equal(queued, l.Counters.Dropped(DropReason.PeerNotLatched));
+    }
+
+    [Fact]
     public async Task Close_runs_on_the_loop_and_frees_the_port_before_it_calls_back()
     {
         using var loop = new RelayLoop("spec-loop", 1500);
