@@ -8,8 +8,8 @@ namespace ActorRelay.Node;
 
 /// <summary>
 /// Builds the node's configuration. Precedence, lowest first: hocon/relay.conf (embedded defaults) &lt;
-/// the --config file &lt; environment (ACTORRELAY__KEY__SUB_KEY=value → relay.key.sub-key = "value") &lt;
-/// command-line options.
+/// hocon/node.conf (the node process's Akka settings) &lt; the --config file &lt; environment
+/// (ACTORRELAY__KEY__SUB_KEY=value → relay.key.sub-key = "value") &lt; command-line options.
 /// </summary>
 internal static class NodeConfiguration
 {
@@ -17,7 +17,7 @@ internal static class NodeConfiguration
 
     public static Config Build(NodeOptions options, IDictionary? environment = null)
     {
-        var config = RelaySettings.DefaultConfig();
+        var config = NodeDefaults().WithFallback(RelaySettings.DefaultConfig());
         if (options.ConfigFile is { } file)
         {
             if (!File.Exists(file)) throw new UsageException($"Configuration file not found: {file}");
@@ -29,6 +29,15 @@ internal static class NodeConfiguration
         var cli = FromOptions(options);
         if (cli.Length > 0) config = Parse(cli, "command line").WithFallback(config);
         return config;
+    }
+
+    /// <summary>hocon/node.conf, embedded in the node.</summary>
+    public static Config NodeDefaults()
+    {
+        using var stream = typeof(NodeConfiguration).Assembly.GetManifestResourceStream("ActorRelay.Node.node.conf")
+            ?? throw new InvalidOperationException("embedded node.conf missing");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
     }
 
     private static Config Parse(string hocon, string where)

@@ -221,8 +221,6 @@ internal sealed unsafe class RelayLoop : IDisposable
         if (++_generation == uint.MaxValue) _generation = 1;
         var token = (ulong)_generation << 32 | (uint)slot;
         var fd = (int)socket.SafeHandle.DangerousGetHandle();
-        // The kernel stamps each datagram on arrival; the loop reads the stamp only when a socket is busy (see Receive).
-        if (_maxQueueDelayNs > 0) socket.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [1, 0, 0, 0]);
         if (EpollControl(_epoll, EPOLL_CTL_ADD, fd, token) != 0)
         {
             var error = Errno();
@@ -274,6 +272,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         side.LoopLastRound = _round;
         int n;
         var staleBefore = long.MinValue;
+        if (_maxQueueDelayNs > 0) Stamp(side, busy);
         if (busy)
         {
             for (var i = 0; i < _rxDirty; i++)
@@ -396,6 +395,29 @@ internal sealed unsafe class RelayLoop : IDisposable
         var socket = side.LoopSocket!;
         CloseNow(side, socket, null);
         side.SideActor.Tell(new SocketSideFault(socket, new SocketException(error)));
+    }
+
+    /// <summary>
+    /// Has the kernel stamp a socket's datagrams on arrival (SO_TIMESTAMPNS) while it is busy, and stop after a run of
+    /// calm reads: stamping costs every read of the socket a little, which only a socket that may be late should pay.
+    /// Datagrams queued before stamping began are stamped when read (they look fresh): shedding starts with the next batch.
+    /// </summary>
+    private static void Stamp(SocketSide side, bool busy)
+    {
+        const int CalmReadsBeforeUnstamping = 256;
+        if (busy)
+        {
+            side.LoopCalmReads = 0;
+            if (side.LoopStamped) return;
+            side.LoopSocket!.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [1, 0, 0, 0]);
+            side.LoopStamped = true;
+        }
+        else if (side.LoopStamped && ++side.LoopCalmReads >= CalmReadsBeforeUnstamping)
+        {
+            side.LoopSocket!.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [0, 0, 0, 0]);
+            side.LoopStamped = false;
+            side.LoopCalmReads = 0;
+        }
     }
 
     /// <summary>The kernel's receive time of datagram <paramref name="i"/> of the last recvmmsg, in ns since the epoch; 0 if absent.</summary>
