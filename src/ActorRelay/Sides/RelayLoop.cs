@@ -43,7 +43,9 @@ internal sealed unsafe class RelayLoop : IDisposable
     private int _attached;
     private int _rxDirty = Batch;           // receive headers whose name length the last recvmmsg overwrote
     private uint _round;                    // epoll wake-ups so far
-    private bool _behind;                   // the last epoll_wait filled its event array: more sockets are ready than one round serves
+    private int _fullRounds;                // epoll_waits in a row that filled their event array
+    private bool _behind;                   // so many in a row that the loop has a backlog, not a burst: more sockets stay ready than a round serves
+    private const int FullRoundsBehind = 8;
 
     // native memory, loop thread only
     private readonly int _stride;
@@ -162,7 +164,8 @@ internal sealed unsafe class RelayLoop : IDisposable
                     break; // the epoll set itself failed: nothing sensible is left to do but stop
                 }
                 _round++;
-                _behind = n == MaxEvents;
+                _fullRounds = n == MaxEvents ? _fullRounds + 1 : 0;
+                _behind = _fullRounds >= FullRoundsBehind;
                 for (var i = 0; i < n; i++)
                 {
                     var ev = _events + i * EpollEventSize;
@@ -258,8 +261,9 @@ internal sealed unsafe class RelayLoop : IDisposable
 
     /// <summary>
     /// Reads from one ready socket and relays what its latch admits. A socket that was ready in the previous round
-    /// too is busy (a fast stream or a flood), and so is every socket while the loop is behind (more sockets ready than
-    /// one epoll_wait returns, so a socket is not seen in consecutive rounds): it is read in a batch of up to
+    /// too is busy (a fast stream or a flood), and so is every socket while the loop is behind (epoll_wait has filled its
+    /// event array round after round: more sockets stay ready than one round serves, so a socket is not seen in
+    /// consecutive rounds): it is read in a batch of up to
     /// <see cref="Batch"/> with recvmmsg, and each datagram that waited in the kernel's queue longer than the maximum
     /// queue delay is shed (<see cref="DropReason.Late"/>): under overload the relay drops stale packets cheaply instead
     /// of relaying them hundreds of milliseconds late, and catches up at once when the load drops. An ordinary media
