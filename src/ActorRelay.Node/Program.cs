@@ -84,7 +84,6 @@ internal static class NodeProgram
                     l.LogLevel = AkkaLevel(logLevel);
                     l.ClearLoggers();
                     l.AddLogger<SerilogLogger>();
-                    l.WithDefaultLogMessageFormatter<SerilogLogMessageFormatter>();
                 });
             if (remote.GetBoolean("enabled", true))
             {

@@ -34,17 +34,6 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         return (l, r);
     }
 
-    private static bool Bindable(int port)
-    {
-        try
-        {
-            using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            s.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException) { return false; }
-    }
-
     private static async Task LatchAsync(SocketSide l, SocketSide r, UdpPeer a, UdpPeer b)
     {
         a.SendTo(new RelayEndpoint("127.0.0.1", l.LocalEndPoint.Port), [1]);
@@ -67,6 +56,16 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         Assert.Equal(burst + 1, l.Counters.PacketsReceived);
         Assert.Equal(burst, l.Counters.PacketsForwarded);   // a's first packet came before b latched
         Assert.Equal(1, l.Counters.Dropped(DropReason.PeerNotLatched));
+    }
+
+    /// <summary>Queues datagrams on the left port before the loop sees it, then starts both sides and waits until all are read.</summary>
+    private async Task QueueThenStartAsync(SocketSide l, SocketSide r, int queued)
+    {
+        using var a = new UdpPeer();
+        for (var i = 0; i < queued; i++) a.SendTo(new RelayEndpoint("127.0.0.1", l.LocalEndPoint.Port), BitConverter.GetBytes(i));
+        l.Start();
+        r.Start();
+        await AwaitAssertAsync(() => Assert.Equal(queued, l.Counters.PacketsReceived), Wait);
     }
 
     [Fact]
@@ -93,12 +92,8 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         using var loop = new RelayLoop("spec-loop", 1500, TimeSpan.FromMilliseconds(100),
             () => (DateTime.UtcNow.Ticks + ahead - DateTime.UnixEpoch.Ticks) * 100);
         var (l, r) = Channel(loop, _ports.Min, start: false);
-        using var a = new UdpPeer();
         const int queued = 60;
-        for (var i = 0; i < queued; i++) a.SendTo(new RelayEndpoint("127.0.0.1", _ports.Min), BitConverter.GetBytes(i));
-        l.Start();
-        r.Start();
-        await AwaitAssertAsync(() => Assert.Equal(queued, l.Counters.PacketsReceived), Wait);
+        await QueueThenStartAsync(l, r, queued);
         // the first read of a socket is a plain recvfrom (an ordinary media socket is never judged late); from the
         // second read on the socket is busy and read in batches, where each datagram's queueing time is checked
         Assert.Equal(1, l.Counters.Dropped(DropReason.PeerNotLatched));
@@ -110,12 +105,8 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
     {
         using var loop = new RelayLoop("spec-loop", 1500, TimeSpan.FromSeconds(5));
         var (l, r) = Channel(loop, _ports.Min, start: false);
-        using var a = new UdpPeer();
         const int queued = 60;
-        for (var i = 0; i < queued; i++) a.SendTo(new RelayEndpoint("127.0.0.1", _ports.Min), BitConverter.GetBytes(i));
-        l.Start();
-        r.Start();
-        await AwaitAssertAsync(() => Assert.Equal(queued, l.Counters.PacketsReceived), Wait);
+        await QueueThenStartAsync(l, r, queued);
         Assert.True(loop.BatchedReads > 0);
         Assert.Equal(0, l.Counters.Dropped(DropReason.Late));
         Assert.Equal(queued, l.Counters.Dropped(DropReason.PeerNotLatched));
@@ -128,7 +119,7 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         var (l, r) = Channel(loop, _ports.Min);
         await AwaitAssertAsync(() => Assert.Equal(2, loop.Attached), Wait);
         var freed = new TaskCompletionSource<bool>();
-        l.CloseSocket(() => freed.SetResult(Bindable(_ports.Min)));
+        l.CloseSocket(() => freed.SetResult(TestPorts.Bindable(_ports.Min)));
         Assert.True(await freed.Task.WaitAsync(Wait));
         Assert.Equal(1, loop.Attached);
 
@@ -146,7 +137,7 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         Channel(loop, _ports.Min + 2);
         await AwaitAssertAsync(() => Assert.Equal(4, loop.Attached), Wait);
         loop.Dispose();
-        for (var p = _ports.Min; p < _ports.Min + 4; p++) Assert.True(Bindable(p), $"port {p} still bound after the loop stopped");
+        for (var p = _ports.Min; p < _ports.Min + 4; p++) Assert.True(TestPorts.Bindable(p), $"port {p} still bound after the loop stopped");
     }
 
     [Fact]
@@ -161,7 +152,7 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         var closed = new TaskCompletionSource();
         side.CloseSocket(closed.SetResult);
         await closed.Task.WaitAsync(Wait);
-        Assert.True(Bindable(_ports.Min));
+        Assert.True(TestPorts.Bindable(_ports.Min));
     }
 
     [Fact]

@@ -30,17 +30,6 @@ public abstract class SocketSideActorSpecs : TestKit
     private SideSpec Spec(Side side, int port) =>
         new("ch", side, new IPEndPoint(IPAddress.Loopback, port), ActorRelay.Latching.LatchPolicy.Default, 1500, 0, 0, RelayClock.System, _loop);
 
-    private static bool Bindable(int port)
-    {
-        try
-        {
-            using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            s.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException) { return false; }
-    }
-
     private (IActorRef Left, IActorRef Right, SocketSide L, SocketSide R) Connected(Akka.TestKit.TestProbe channel)
     {
         var left = Sys.ActorOf(SocketSideActor.Props(Spec(Side.Left, _ports.Min), channel.Ref));
@@ -97,8 +86,8 @@ public abstract class SocketSideActorSpecs : TestKit
         right.Tell(CloseSide.Instance, channel.Ref);
         channel.ExpectMsg<SideClosed>();
         channel.ExpectMsg<SideClosed>();
-        Assert.True(Bindable(_ports.Min), "left port still bound after SideClosed");
-        Assert.True(Bindable(_ports.Min + 1), "right port still bound after SideClosed");
+        Assert.True(TestPorts.Bindable(_ports.Min), "left port still bound after SideClosed");
+        Assert.True(TestPorts.Bindable(_ports.Min + 1), "right port still bound after SideClosed");
     }
 
     [Fact]
@@ -109,7 +98,7 @@ public abstract class SocketSideActorSpecs : TestKit
         Watch(left);
         Sys.Stop(left);
         ExpectTerminated(left);
-        AwaitAssert(() => Assert.True(Bindable(_ports.Min)), TimeSpan.FromSeconds(3));
+        AwaitAssert(() => Assert.True(TestPorts.Bindable(_ports.Min)), TimeSpan.FromSeconds(3));
     }
 }
 

@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
+
 namespace ActorRelay.Tests.Support;
 
 /// <summary>
@@ -14,5 +17,17 @@ public static class TestPorts
         var start = Interlocked.Add(ref _next, size) - size;
         var min = 2000 + (start - 2000) % (9999 - 2000 - size);
         return (min, min + size - 1);
+    }
+
+    /// <summary>True when nobody holds UDP <paramref name="port"/> on loopback (a socket can bind it now).</summary>
+    public static bool Bindable(int port)
+    {
+        try
+        {
+            using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            s.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException) { return false; }
     }
 }
