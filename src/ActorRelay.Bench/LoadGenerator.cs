@@ -5,7 +5,8 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using ActorRelay.Sides;
 using HdrHistogram;
-using static ActorRelay.Sides.LinuxUdp;
+using static ActorRelay.RelayLoops.LinuxUdp;
+using static ActorRelay.Bench.BenchSyscalls;
 
 namespace ActorRelay.Bench;
 

@@ -7,7 +7,7 @@ using ActorRelay.Hosting;
 using ActorRelay.Protocol;
 
 // An in-process relay on the runtime's socket engine completes receives inline, as the node does.
-RelayRuntime.EnableInlineSocketCompletions();
+ActorRelay.Sides.Dotnet.DotnetSocketEngine.EnableInlineCompletions();
 
 var opts = BenchOptions.Parse(args);
 if (opts.Relays.Contains("auto"))

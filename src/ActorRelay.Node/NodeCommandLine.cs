@@ -1,7 +1,7 @@
 using System.CommandLine;
 using ActorRelay.Protocol;
 
-namespace ActorRelay.Node;
+namespace ActorRelay.NodeProcess;
 
 /// <summary>One LEFT:RIGHT pair (or a channel declared in configuration) to open at start.</summary>
 internal sealed record StartupChannel(string Id, int Left, int Right, LatchMode? Latch);

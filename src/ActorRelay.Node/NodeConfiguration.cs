@@ -4,7 +4,7 @@ using Akka.Configuration;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
 
-namespace ActorRelay.Node;
+namespace ActorRelay.NodeProcess;
 
 /// <summary>
 /// Builds the node's configuration. Precedence, lowest first: hocon/relay.conf (embedded defaults) &lt;

@@ -7,8 +7,10 @@ using Akka.Remote.Hosting;
 using ActorRelay;
 using ActorRelay.Hosting;
 using ActorRelay.Node;
+using ActorRelay.NodeProcess;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
+using ActorRelay.Sides.Dotnet;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,7 +18,7 @@ using Serilog;
 using Serilog.Events;
 
 // Before any socket exists: receives complete on the socket engine's thread (no thread-pool hop per packet).
-RelayRuntime.EnableInlineSocketCompletions();
+DotnetSocketEngine.EnableInlineCompletions();
 
 var command = NodeCommandLine.Command();
 command.SetAction((parse, cancel) => NodeProgram.RunAsync(parse, cancel));
@@ -114,19 +116,20 @@ internal static class NodeProgram
         foreach (var ch in channels)
         {
             var options = ch.Latch is { } mode ? new ChannelOptions(LatchMode: mode) : null;
-            object reply;
+            string? failure;
             try
             {
-                reply = await node.Ask<object>(new OpenChannel(ch.Id, new SideRequest(ch.Left), new SideRequest(ch.Right), options,
+                var reply = await node.Ask<object>(new OpenChannel(ch.Id, new SideRequest(ch.Left), new SideRequest(ch.Right), options,
                     SubscribeOpener: false), OpenTimeout, cancel);
+                failure = reply is OpenRejected rejected ? rejected.Message : null;
             }
-            catch (Exception e)
+            catch (AskTimeoutException)
             {
-                reply = new OpenRejected(ch.Id, RejectReason.BindFailed, $"no answer from the node: {e.Message}");
+                failure = $"The node did not answer within {OpenTimeout.TotalSeconds:0} s while opening channel {ch.Id}";
             }
-            if (reply is OpenRejected rejected)
+            if (failure is not null)
             {
-                Console.Error.WriteLine(rejected.Message);
+                Console.Error.WriteLine(failure);
                 await host.StopAsync(CancellationToken.None);
                 return 1;
             }

@@ -1,5 +1,5 @@
 using System.Collections;
-using ActorRelay.Node;
+using ActorRelay.NodeProcess;
 using Xunit;
 
 namespace ActorRelay.EndToEnd.Tests;

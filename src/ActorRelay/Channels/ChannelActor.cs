@@ -2,17 +2,17 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
-using ActorRelay.Protocol;
 using ActorRelay.Latching;
-using ActorRelay.Node;
+using ActorRelay.Protocol;
 using ActorRelay.Sides;
 
 namespace ActorRelay.Channels;
 
 /// <summary>
-/// One relay channel: owns its left and right side actors and supervises them (a side that throws is
-/// stopped, which frees its port, and the channel closes with reason SideFailed; a side that loses its
-/// socket re-binds the same port itself). Publishes the channel's events and enforces its timeouts.
+/// One relay channel: owns its left and right side actors and supervises them (a side that throws is stopped,
+/// which frees its port, and the channel closes with reason SideFailed; a side that loses its socket re-binds the
+/// same port itself). Connects the two sides' data paths, reports the channel's events to the node (which fans
+/// them out to subscribers), answers queries and enforces the channel's timeouts.
 /// States: Binding → Open → Closing → Finishing.
 /// <para>A node holds thousands of channels, so each state is a method that matches its messages (an
 /// <see cref="ActorBase"/>): a ReceiveActor keeps a table of handler delegates per instance and per state,
@@ -20,29 +20,25 @@ namespace ActorRelay.Channels;
 /// </summary>
 internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
 {
-    private static readonly TimeSpan BindTimeout = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
-
     private readonly ChannelSpec _spec;
     private readonly IActorRef _node;
     private ILoggingAdapter? _log;
-    private HashSet<IActorRef>? _subscribers;       // created with the first subscriber (most channels have one or none)
     private List<IActorRef>? _closeRequesters;
     private readonly SideSlot _left, _right;
     private readonly long _openedMs;
     private readonly DateTimeOffset _openedAt;
     private bool _bothLatched;
     private bool _summaryScheduled;
+    private bool _failedOpen;
     private CloseReason _closeReason;
     private string _closeMessage = "";
     private ChannelState _state = ChannelState.Opening;
+    private ChannelClosed? _closed;
 
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
-    private bool _failedOpen;
-    private ChannelClosed? _closed;
 
-    public ChannelActor(ChannelSpec spec, IActorRef node, IActorRef? opener)
+    public ChannelActor(ChannelSpec spec, IActorRef node)
     {
         _spec = spec;
         _node = node;
@@ -50,11 +46,10 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         _openedAt = spec.Clock.WallNow;
         _left = new SideSlot(Side.Left, spec.LeftBind, spec.LeftPortFromPool, spec.LeftAdvertise);
         _right = new SideSlot(Side.Right, spec.RightBind, spec.RightPortFromPool, spec.RightAdvertise);
-        if (opener is not null && !opener.IsNobody()) AddSubscriber(opener);
     }
 
-    public static Props Props(ChannelSpec spec, IActorRef node, IActorRef? opener) =>
-        Akka.Actor.Props.Create(() => new ChannelActor(spec, node, opener)).WithMailbox(CompactMailbox.ConfigPath);
+    public static Props Props(ChannelSpec spec, IActorRef node) =>
+        Akka.Actor.Props.Create(() => new ChannelActor(spec, node)).WithMailbox(CompactMailbox.ConfigPath);
 
     private ILoggingAdapter Log => _log ??= Context.GetLogger();
 
@@ -68,7 +63,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     {
         Spawn(_left);
         Spawn(_right);
-        Timers.StartSingleTimer(BindTimedOut.Instance, BindTimedOut.Instance, BindTimeout);
+        Timers.StartSingleTimer(BindTimedOut.Instance, BindTimedOut.Instance, _spec.Settings.BindTimeout);
     }
 
     private Side SideOf(IActorRef actor) => actor.Equals(_left.Actor) ? Side.Left : Side.Right;
@@ -77,10 +72,8 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     private void Spawn(SideSlot slot)
     {
         var spec = new SideSpec(_spec.ChannelId, slot.Side, slot.Bind, slot.Side == Side.Left ? _spec.LeftPolicy : _spec.RightPolicy,
-            _spec.Settings.MaxDatagram,
-            _spec.Settings.SocketReceiveBuffer, _spec.Settings.SocketSendBuffer, _spec.Clock, _spec.Loop);
-        slot.Actor = Context.ActorOf(SideProps.For(_spec.Settings.Transport, spec, Self),
-            $"{slot.Side.ToString().ToLowerInvariant()}-{++slot.Generation}");
+            _spec.Settings, _spec.Clock, _spec.Loop);
+        slot.Actor = Context.ActorOf(SideProps.For(spec, Self), $"{slot.Side.ToString().ToLowerInvariant()}-{++slot.Generation}");
         Context.Watch(slot.Actor);
     }
 
@@ -105,7 +98,8 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                     _node.Tell(new ReplacePort(f.Side, f.Port));
                     return true;
                 }
-                FailOpen(RejectReason.BindFailed, $"Failed to bind on port {f.Port}: {f.Message}");
+                FailOpen(RejectReason.BindFailed, f.Message.StartsWith("Failed to bind", StringComparison.Ordinal)
+                    ? f.Message : $"Failed to bind on port {f.Port}: {f.Message}");
                 return true;
             case PortReplaced r:
                 if (r.Port == 0) { FailOpen(RejectReason.PortsExhausted, "no free port left in the pool"); return true; }
@@ -114,12 +108,18 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                 Spawn(replaced);
                 return true;
             case BindTimedOut:
-                FailOpen(RejectReason.BindFailed, $"sides not bound within {BindTimeout.TotalSeconds}s");
+                FailOpen(RejectReason.BindFailed, $"sides not bound within {_spec.Settings.BindTimeout}");
                 return true;
             case Terminated t when IsSide(t.ActorRef):
                 var dead = Slot(SideOf(t.ActorRef));
                 dead.Closed = true;
-                FailOpen(RejectReason.BindFailed, $"{dead.Side} side failed while binding");
+                FailOpen(RejectReason.ChannelFailed, $"{dead.Side} side failed while binding");
+                return true;
+            case SideFailed f:
+                FailOpen(RejectReason.ChannelFailed, $"{f.Side} side failed while binding: {f.Why}");
+                return true;
+            case SideRecovered r:
+                Log.Warning("Channel {Channel} side {Side} recovered its port: {Why}", _spec.ChannelId, r.Side, r.Why);
                 return true;
             // Commands for an open channel wait until it is open (binding takes milliseconds); an akka-io side
             // may latch or drop before its sibling is bound: handled once open.
@@ -127,7 +127,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                 Stash.Stash();
                 return true;
             default:
-                return Subscriptions(message);
+                return false;
         }
     }
 
@@ -137,10 +137,11 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         slot.Path = b.DataPath;
         slot.Local = b.Local;
         if (_left.Path is null || _right.Path is null) return;
-        _left.Path.Sibling = _right.Path;   // before ConnectSibling: the first packet may already be queued
-        _right.Path.Sibling = _left.Path;
-        _left.Actor!.Tell(new ConnectSibling(_right.Path));
-        _right.Actor!.Tell(new ConnectSibling(_left.Path));
+        // Both data paths connected before either side relays (threading model: src/ActorRelay/Sides/README.md).
+        _left.Path.ConnectSibling(_right.Path);
+        _right.Path.ConnectSibling(_left.Path);
+        _left.Actor!.Tell(StartRelaying.Instance);
+        _right.Actor!.Tell(StartRelaying.Instance);
         Timers.Cancel(BindTimedOut.Instance);
         _state = ChannelState.Open;
         var opened = new ChannelOpened(_spec.ChannelId, _left.Advertised(), _right.Advertised(), Self);
@@ -156,9 +157,8 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     {
         Log.Warning("Channel {Channel} could not open: {Reason} {Message}", _spec.ChannelId, reason, message);
         _node.Tell(new ChannelOpenFailed(new OpenRejected(_spec.ChannelId, reason, message)));
-        _subscribers?.Clear(); // nobody saw it open: no ChannelClosed for them
         _failedOpen = true;
-        BeginClose(CloseReason.SideFailed, message, silent: true);
+        BeginClose(CloseReason.SideFailed, message);
         Stash.UnstashAll();
     }
 
@@ -208,7 +208,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                 OnResignal(r);
                 return true;
             default:
-                return Subscriptions(message);
+                return false;
         }
     }
 
@@ -241,44 +241,16 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
             Sender.Tell(new CommandRejected(nameof(ResignalSide), RejectReason.InvalidRequest, error));
             return;
         }
-        Slot(r.Side).Path!.Latch.Resignal(_spec.Clock.NowMs, expected);
+        Slot(r.Side).Path!.Resignal(_spec.Clock.NowMs, expected);
         Log.Info("Channel {Channel} side {Side} re-signalled; expected source {Expected}", _spec.ChannelId, r.Side,
             (object?)expected ?? "unchanged");
         Sender.Tell(new SideResignalled(_spec.ChannelId, r.Side));
     }
 
-    private bool Subscriptions(object message)
-    {
-        switch (message)
-        {
-            case Subscribe s:
-                AddSubscriber(s.Subscriber);
-                Sender.Tell(new Subscribed(_spec.ChannelId));
-                return true;
-            case Unsubscribe u:
-                _subscribers?.Remove(u.Subscriber);
-                Sender.Tell(new Unsubscribed(_spec.ChannelId));
-                return true;
-            case Terminated t:
-                _subscribers?.Remove(t.ActorRef);
-                return true;
-            default:
-                return false;
-        }
-    }
-
-    private void AddSubscriber(IActorRef subscriber)
-    {
-        if ((_subscribers ??= new()).Add(subscriber)) Context.Watch(subscriber);
-    }
-
     private bool IsSide(IActorRef a) => a.Equals(_left.Actor) || a.Equals(_right.Actor);
 
-    private void Publish(IChannelEvent e)
-    {
-        if (_subscribers is not null) foreach (var s in _subscribers) s.Tell(e);
-        _node.Tell(e); // the node forwards to node-wide subscribers
-    }
+    /// <summary>The node fans events out to the channel's and the node's subscribers, once each.</summary>
+    private void Publish(IChannelEvent e) => _node.Tell(new ChannelEvent(e));
 
     private void PublishDrops()
     {
@@ -343,7 +315,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         ScheduleDeadlineCheck();
     }
 
-    /// <summary>Re-checks the deadlines now (tests drive a manual clock, then send this).</summary>
+    /// <summary>Re-checks the deadlines now (the channel's timer sends it; so may a test that moved the clock).</summary>
     internal sealed record CheckDeadlines
     {
         public static readonly CheckDeadlines Instance = new();
@@ -351,7 +323,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
 
     // ---- Closing -------------------------------------------------------------------------------
 
-    private void BeginClose(CloseReason reason, string message, bool silent = false)
+    private void BeginClose(CloseReason reason, string message)
     {
         _closeReason = reason;
         _closeMessage = message;
@@ -363,9 +335,8 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
             if (slot.Actor is null) slot.Closed = true;
             else if (!slot.Closed) slot.Actor.Tell(CloseSide.Instance);
         }
-        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, CloseTimeout);
+        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _spec.Settings.CloseTimeout);
         Become(Closing);
-        if (silent) _subscribers?.Clear();
         TryFinish();
     }
 
@@ -382,7 +353,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                 TryFinish();
                 return true;
             case CloseTimedOut:
-                Log.Warning("Channel {Channel}: sides did not confirm close in {Timeout}; stopping them", _spec.ChannelId, CloseTimeout);
+                Log.Warning("Channel {Channel}: sides did not confirm close in {Timeout}; stopping them", _spec.ChannelId, _spec.Settings.CloseTimeout);
                 _left.Closed = _right.Closed = true;
                 TryFinish();
                 return true;
@@ -393,11 +364,11 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
             case GetChannel:
                 Sender.Tell(Snapshot());
                 return true;
-            case ResignalSide:
-                Sender.Tell(new ChannelNotFound(_spec.ChannelId));
+            case ResignalSide r:
+                Sender.Tell(new ChannelNotFound(r.ChannelId));
                 return true;
             default:
-                return true; // PortReplaced, latch changes, drops, subscriptions: moot now
+                return Moot(message);
         }
     }
 
@@ -409,11 +380,9 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         Log.Info("Channel {Channel} closed: {Reason}; left {LeftIn} in / {LeftFwd} forwarded, right {RightIn} in / {RightFwd} forwarded",
             _spec.ChannelId, _closeReason, final.Left.PacketsReceived, final.Left.PacketsForwarded,
             final.Right.PacketsReceived, final.Right.PacketsForwarded);
-        var notify = _subscribers is null ? new HashSet<IActorRef>() : new HashSet<IActorRef>(_subscribers);
-        if (_closeRequesters is not null) foreach (var r in _closeRequesters) notify.Add(r);
-        _node.Tell(new ChannelFinished(closed, notify));
+        _node.Tell(new ChannelFinished(closed, _closeRequesters?.ToArray() ?? []));
         // Stop only once the node has published ChannelClosed, so watchers see it before Terminated.
-        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, CloseTimeout);
+        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _spec.Settings.CloseTimeout);
         _closed = closed;
         Become(Finishing);
     }
@@ -430,12 +399,25 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                 Sender.Tell(_closed!.Final);
                 return true;
             case CloseChannel:
-                Sender.Tell(_closed!);
+                if (_failedOpen) Sender.Tell(new ChannelNotFound(_spec.ChannelId));
+                else Sender.Tell(_closed!);
                 return true;
+            case ResignalSide r:
+                Sender.Tell(new ChannelNotFound(r.ChannelId));
+                return true;
+            case SideClosed or Terminated:
+                return true; // the sides are gone already (or were given up on)
             default:
-                return true;
+                return Moot(message);
         }
     }
+
+    /// <summary>
+    /// What a closing channel no longer acts on, named here so nothing else is dropped silently: the sides' reports,
+    /// timers of the open state, a port the node replaced, a second close.
+    /// </summary>
+    private static bool Moot(object message) => message is SideBound or SideBindFailed or SideLatchChanged or DropsPending
+        or PublishDropSummary or CheckDeadlines or BindTimedOut or SideRecovered or SideFailed or PortReplaced or CloseForShutdown;
 
     // ---- snapshot ------------------------------------------------------------------------------
 
@@ -460,7 +442,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         public bool FromPool { get; } = fromPool;
         public IActorRef? Actor { get; set; }
         public int Generation { get; set; }
-        public SideDataPath? Path { get; set; }
+        public ISideDataPath? Path { get; set; }
         public IPEndPoint? Local { get; set; }
         public bool Closed { get; set; }
         /// <summary>Drops already published, by reason; null until the first summary.</summary>

@@ -2,12 +2,12 @@ using System.Net;
 using Akka.Actor;
 using ActorRelay.Latching;
 using ActorRelay.Protocol;
+using ActorRelay.RelayLoops;
 using ActorRelay.Settings;
-using ActorRelay.Sides;
 
 namespace ActorRelay.Channels;
 
-// Messages between the node actor and its ChannelActors. Local only.
+// The protocol between the node actor and its ChannelActors. Local only; immutable values.
 
 /// <summary>Everything a channel needs, resolved by the node from the request and the settings (and, for the
 /// socket transport's epoll engine, the relay loop both its sides join).</summary>
@@ -31,7 +31,7 @@ internal sealed record ChannelSpec(
 /// <summary>Channel → node: both sides are bound; reply this to the opener(s).</summary>
 internal sealed record ChannelReady(ChannelOpened Opened);
 
-/// <summary>Channel → node: the channel could not open; it stops after this.</summary>
+/// <summary>Channel → node: the channel could not open; it closes what it bound, then finishes.</summary>
 internal sealed record ChannelOpenFailed(OpenRejected Rejection);
 
 /// <summary>Channel → node: a pool port was in use by another program; give this side another one.</summary>
@@ -40,11 +40,20 @@ internal sealed record ReplacePort(Side Side, int Port);
 /// <summary>Node → channel: answer to <see cref="ReplacePort"/>; Port 0 = the pool is exhausted.</summary>
 internal sealed record PortReplaced(Side Side, int Port);
 
+/// <summary>Channel → node: an event of this channel for its subscribers (the node fans it out, once per subscriber).</summary>
+internal sealed record ChannelEvent(IChannelEvent Event);
+
+/// <summary>Node → channel: close with reason NodeStopping.</summary>
+internal sealed record CloseForShutdown
+{
+    public static readonly CloseForShutdown Instance = new();
+}
+
 /// <summary>
 /// Channel → node: the sides are closed (ports free) and the channel is stopping. The node releases the
-/// ports, then sends <see cref="Closed"/> to the subscribers and to whoever asked to close.
+/// ports, then sends <see cref="Closed"/> once to every subscriber and to whoever asked to close.
 /// </summary>
-internal sealed record ChannelFinished(ChannelClosed Closed, IReadOnlyCollection<IActorRef> Notify) : INoSerializationVerificationNeeded;
+internal sealed record ChannelFinished(ChannelClosed Closed, IReadOnlyList<IActorRef> CloseRequesters);
 
 /// <summary>Node → channel: ChannelClosed is published and the ports are released; the channel may stop.</summary>
 internal sealed record ChannelFinishedAck

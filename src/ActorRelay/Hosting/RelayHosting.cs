@@ -1,5 +1,9 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Event;
 using Akka.Hosting;
 using ActorRelay.Node;
 using ActorRelay.Protocol;
@@ -10,23 +14,98 @@ namespace ActorRelay.Hosting;
 /// <summary>Registry key for the node actor: inject <c>IRequiredActor&lt;RelayNode&gt;</c> to reach it.</summary>
 public sealed class RelayNode;
 
+/// <summary>
+/// The relay's settings for an application that hosts it with Akka.Hosting, in the style of Akka.Hosting's own
+/// options types: every property is optional, and what is set is written as HOCON over hocon/relay.conf (the one
+/// place defaults live), so an in-process relay reads its settings exactly as the node process does. Setting
+/// <see cref="MaxDatagram"/> also sizes Akka.IO's buffers for the akka-io transport.
+/// </summary>
+public sealed class RelayOptions
+{
+    public string? NodeName { get; set; }
+    public SideTransport? Transport { get; set; }
+    public SocketEngine? SocketEngine { get; set; }
+    public int? RelayLoops { get; set; }
+    public IPAddress? BindAddress { get; set; }
+    public IPAddress? AdvertiseAddress { get; set; }
+    public int? PortMin { get; set; }
+    public int? PortMax { get; set; }
+    public int? MaxChannels { get; set; }
+    public int? MaxDatagram { get; set; }
+    public TimeSpan? MaxQueueDelay { get; set; }
+    public int? SocketReceiveBuffer { get; set; }
+    public int? SocketSendBuffer { get; set; }
+    public TimeSpan? IdleTimeout { get; set; }
+    public TimeSpan? SetupTimeout { get; set; }
+    public TimeSpan? MaxLifetime { get; set; }
+    public TimeSpan? StatsInterval { get; set; }
+    public LatchMode? LatchMode { get; set; }
+    public TimeSpan? LearningWindow { get; set; }
+    public int? Probation { get; set; }
+
+    /// <summary>The HOCON these options stand for (only what is set).</summary>
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        void Set(string key, object? value)
+        {
+            if (value is null) return;
+            var text = value switch
+            {
+                TimeSpan t => $"{(long)t.TotalMilliseconds}ms",
+                SideTransport.AkkaIo => "akka-io",
+                Enum e => e.ToString().ToLowerInvariant(),
+                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                _ => value.ToString()!,
+            };
+            sb.Append(key).Append(" = \"").Append(text.Replace("\\", "\\\\").Replace("\"", "\\\"")).Append("\"\n");
+        }
+        Set("relay.node-name", NodeName);
+        Set("relay.transport", Transport);
+        Set("relay.socket-engine", SocketEngine);
+        Set("relay.relay-loops", RelayLoops);
+        Set("relay.bind-address", BindAddress);
+        Set("relay.advertise-address", AdvertiseAddress);
+        Set("relay.ports.min", PortMin);
+        Set("relay.ports.max", PortMax);
+        Set("relay.max-channels", MaxChannels);
+        Set("relay.max-datagram", MaxDatagram);
+        Set("relay.max-queue-delay", MaxQueueDelay);
+        Set("relay.socket-receive-buffer", SocketReceiveBuffer);
+        Set("relay.socket-send-buffer", SocketSendBuffer);
+        Set("relay.idle-timeout", IdleTimeout);
+        Set("relay.setup-timeout", SetupTimeout);
+        Set("relay.max-lifetime", MaxLifetime);
+        Set("relay.stats-interval", StatsInterval);
+        Set("relay.latch.mode", LatchMode);
+        Set("relay.latch.learning-window", LearningWindow);
+        Set("relay.latch.probation", Probation);
+        if (MaxDatagram is { } max) sb.Append(RelaySettings.AkkaIoHocon(max));
+        return sb.ToString();
+    }
+
+    /// <summary>Adds these options to the builder's configuration, over the defaults.</summary>
+    public void Apply(AkkaConfigurationBuilder builder)
+    {
+        var hocon = ToString();
+        if (hocon.Length > 0) builder.AddHocon(hocon, HoconAddMode.Prepend);
+    }
+}
+
 public static class RelayHostingExtensions
 {
     /// <summary>
-    /// Hosts the relay in this ActorSystem: adds hocon/relay.conf as fallback configuration, starts the
-    /// node actor (/user/relay by default), registers it as <see cref="RelayNode"/> and drains it on
-    /// coordinated shutdown (every channel closed, every port released).
+    /// Hosts the relay in this ActorSystem: adds <paramref name="options"/> over hocon/relay.conf, starts the node actor
+    /// (/user/relay by default), registers it as <see cref="RelayNode"/> and drains it on coordinated shutdown (every
+    /// channel closed, every port released, within the service-unbind phase's timeout).
     /// </summary>
-    /// <param name="configure">Optional: adjust the settings read from configuration.</param>
-    public static AkkaConfigurationBuilder WithActorRelay(this AkkaConfigurationBuilder builder,
-        Func<RelaySettings, RelaySettings>? configure = null, RelayClock? clock = null)
+    /// <param name="clock">The relay's clock (tests pass a manual one).</param>
+    public static AkkaConfigurationBuilder WithActorRelay(this AkkaConfigurationBuilder builder, RelayOptions? options = null,
+        RelayClock? clock = null)
     {
+        options?.Apply(builder);
         builder.AddHocon(RelaySettings.DefaultConfig(), HoconAddMode.Append);
-        return builder.WithActors((system, registry) =>
-        {
-            var node = StartRelayNode(system, configure, clock);
-            registry.Register<RelayNode>(node);
-        });
+        return builder.WithActors((system, registry) => registry.Register<RelayNode>(StartRelayNode(system, clock)));
     }
 
     /// <summary>
@@ -36,47 +115,35 @@ public static class RelayHostingExtensions
     public static AkkaConfigurationBuilder WithActorRelayProtocol(this AkkaConfigurationBuilder builder) =>
         builder.AddHocon(RelayProtocolSerializer.Config, HoconAddMode.Append);
 
-    /// <summary>Starts the node actor in an existing system (also what <see cref="WithActorRelay"/> does).</summary>
-    public static IActorRef StartRelayNode(ActorSystem system, Func<RelaySettings, RelaySettings>? configure = null,
-        RelayClock? clock = null)
+    /// <summary>
+    /// Starts the node actor in an existing system whose configuration includes hocon/relay.conf (what
+    /// <see cref="WithActorRelay"/> does), and drains it on the system's coordinated shutdown.
+    /// </summary>
+    public static IActorRef StartRelayNode(ActorSystem system, RelayClock? clock = null)
     {
         var settings = RelaySettings.From(system.Settings.Config);
-        if (configure is not null) settings = configure(settings);
-        settings.Validate();
         var configuredBuffer = system.Settings.Config.GetInt("akka.io.udp.disabled-buffer-pool.buffer-size", 0);
         if (settings.Transport == SideTransport.AkkaIo && configuredBuffer <= settings.MaxDatagram)
             throw new ConfigurationException(
                 $"akka.io.udp.disabled-buffer-pool.buffer-size ({configuredBuffer}) must exceed relay.max-datagram ({settings.MaxDatagram}), " +
-                "or Akka.IO truncates datagrams silently: include RelaySettings.AkkaIoConfig() in the system's configuration");
+                "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
         var node = system.ActorOf(RelayNodeActor.Props(settings, clock), settings.NodeName);
-        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceUnbind, "drain-relay-node", async () =>
+        var shutdown = CoordinatedShutdown.Get(system);
+        var deadline = shutdown.Timeout(CoordinatedShutdown.PhaseServiceUnbind);
+        shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "drain-relay-node", async () =>
         {
-            try { await node.Ask<NodeDrained>(DrainNode.Instance, TimeSpan.FromSeconds(10)); }
-            catch (Exception) { /* the node is gone already or took too long: sides' PostStop free the ports */ }
+            try
+            {
+                // a little under the phase's timeout, so a slow drain is reported here rather than cut off by the phase
+                await node.Ask<NodeDrained>(DrainNode.Instance, deadline * 0.9);
+            }
+            catch (Exception e)
+            {
+                // the node is gone already, or the drain took too long: the sides' PostStop free the ports anyway
+                system.Log.Warning("Relay node did not report drained within {0}: {1}", deadline * 0.9, e.Message);
+            }
             return Akka.Done.Instance;
         });
         return node;
-    }
-}
-
-/// <summary>Process-wide switches the data path depends on.</summary>
-public static class RelayRuntime
-{
-    public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
-    public const string EventThreadsVariable = "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT";
-
-    /// <summary>
-    /// Makes socket receives complete on the socket engine's own thread instead of hopping to the thread
-    /// pool (measured to halve the CPU per relayed packet), with one such event thread (measured: 16.6 → 13.1 µs
-    /// per relayed packet at 50,000 packets/s on 2 cores; two event threads contend for the same cores). Must run
-    /// before the first socket operation of the process (the runtime reads both once); values the user set win.
-    /// </summary>
-    public static bool EnableInlineSocketCompletions()
-    {
-        if (Environment.GetEnvironmentVariable(EventThreadsVariable) is null)
-            Environment.SetEnvironmentVariable(EventThreadsVariable, "1");
-        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is not null) return false;
-        Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
-        return true;
     }
 }

@@ -7,14 +7,12 @@ namespace ActorRelay.Latching;
 /// re-signalled it may (re-)learn its source. <see cref="Probation"/> (mode Rtp): consecutive in-sequence
 /// packets of one SSRC a source needs before it latches. <see cref="MaxSequenceJump"/> (mode Rtp): how far
 /// ahead of the highest sequence number seen a packet from a new source may be and still carry the call
-/// over (a NAT rebind). <see cref="Expected"/>: only a matching source may latch.
+/// over (a NAT rebind). <see cref="Expected"/>: only a matching source may latch. The node's defaults come from
+/// configuration (<see cref="Settings.RelaySettings.Latch"/>).
 /// </summary>
 public sealed record LatchPolicy(
     LatchMode Mode,
     TimeSpan LearningWindow,
     int Probation,
     int MaxSequenceJump,
-    SourceFilter? Expected = null)
-{
-    public static readonly LatchPolicy Default = new(LatchMode.First, TimeSpan.FromSeconds(3), 4, 536);
-}
+    SourceFilter? Expected = null);

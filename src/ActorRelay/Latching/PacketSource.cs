@@ -6,8 +6,8 @@ namespace ActorRelay.Latching;
 
 /// <summary>
 /// The source of a datagram as a value: an IPv6 address (IPv4 kept as IPv4-mapped, so a dual-stack
-/// socket and an IPv4 socket compare alike) and a port. Read straight from a <see cref="SocketAddress"/>
-/// without allocating; <see cref="ToEndPoint"/> allocates and is for reports only.
+/// socket and an IPv4 socket compare alike) and a port. Transports read it from the socket address a datagram came
+/// from without allocating; <see cref="ToEndPoint"/> allocates and is for reports only.
 /// </summary>
 public readonly struct PacketSource : IEquatable<PacketSource>
 {
@@ -22,25 +22,6 @@ public readonly struct PacketSource : IEquatable<PacketSource>
     public uint IPv4 => (uint)Address;
 
     public static PacketSource FromIPv4(uint address, ushort port) => new(V4MappedPrefix | address, port);
-
-    /// <summary>Reads an AF_INET/AF_INET6 socket address; false for any other family.</summary>
-    public static bool TryRead(SocketAddress sa, out PacketSource source)
-    {
-        var b = sa.Buffer.Span;
-        var port = BinaryPrimitives.ReadUInt16BigEndian(b.Slice(2, 2));
-        switch (sa.Family)
-        {
-            case AddressFamily.InterNetwork:
-                source = FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(b.Slice(4, 4)), port);
-                return true;
-            case AddressFamily.InterNetworkV6:
-                source = new PacketSource(BinaryPrimitives.ReadUInt128BigEndian(b.Slice(8, 16)), port);
-                return true;
-            default:
-                source = default;
-                return false;
-        }
-    }
 
     public static PacketSource From(IPEndPoint ep)
     {

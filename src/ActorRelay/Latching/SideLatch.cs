@@ -81,8 +81,6 @@ public sealed class SideLatch
         _windowEndsMs = openedMs + _windowMs;
     }
 
-    public SideLatch(LatchMode mode) : this(LatchPolicy.Default with { Mode = mode }, 0) { }
-
     public LatchMode Mode => _policy.Mode;
     public bool IsLatched { get; private set; }
     /// <summary>The latched source; meaningful only when <see cref="IsLatched"/>.</summary>

@@ -96,6 +96,8 @@ public enum RejectReason
     Conflict,
     /// <summary>The node is stopping.</summary>
     ShuttingDown,
+    /// <summary>The channel failed while opening (an internal error: the node's log has the cause); nothing stays bound.</summary>
+    ChannelFailed,
 }
 
 public sealed record OpenRejected(string ChannelId, RejectReason Reason, string Message) : IRelayMessage;
@@ -233,6 +235,19 @@ public sealed record NodeStatus(
     public IReadOnlyDictionary<CloseReason, long> ClosedByReason { get; init; } = new Dictionary<CloseReason, long>(ClosedByReason);
     public IReadOnlyDictionary<RejectReason, long> RejectionsByReason { get; init; } = new Dictionary<RejectReason, long>(RejectionsByReason);
 }
+
+// ---- node lifecycle -----------------------------------------------------------------------------
+
+/// <summary>
+/// Drains the node: closes every channel (reason NodeStopping), refuses new ones (ShuttingDown) and replies
+/// <see cref="NodeDrained"/> once every port is free. What stopping the node does first.
+/// </summary>
+public sealed record DrainNode : IRelayCommand
+{
+    public static readonly DrainNode Instance = new();
+}
+
+public sealed record NodeDrained(int PortsFree, int PortsTotal) : IRelayMessage;
 
 // ---- events -----------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
+using System.Globalization;
 using System.Net;
-using System.Reflection;
 using Akka.Configuration;
+using ActorRelay.Latching;
 using ActorRelay.Protocol;
 
 namespace ActorRelay.Settings;
@@ -15,34 +16,40 @@ public enum SideTransport { Socket, AkkaIo }
 public enum SocketEngine { Auto, Epoll, Dotnet }
 
 /// <summary>
-/// Every relay setting, read once from the <c>relay</c> HOCON section (hocon/relay.conf holds the
-/// documented defaults). Invalid values fail fast with <see cref="ConfigurationException"/>.
+/// Every relay setting, read once from the <c>relay</c> HOCON section. hocon/relay.conf (embedded in this assembly)
+/// is the one place defaults live: nothing here has a default of its own, every value is read from configuration
+/// that falls back to that file. A value that cannot be read fails fast with a <see cref="ConfigurationException"/>
+/// naming the key and what is wrong.
 /// </summary>
 public sealed record RelaySettings
 {
-    public string NodeName { get; init; } = "relay";
-    public SideTransport Transport { get; init; } = SideTransport.Socket;
-    public IPAddress BindAddress { get; init; } = IPAddress.IPv6Any;
-    public IPAddress? AdvertiseAddress { get; init; }
-    public int PortMin { get; init; } = 10000;
-    public int PortMax { get; init; } = 31999;
-    public int BindAttempts { get; init; } = 8;
-    public int MaxChannels { get; init; }
-    public int FileDescriptorsReserved { get; init; } = 512;
-    public int MaxDatagram { get; init; } = 1500;
-    public SocketEngine SocketEngine { get; init; } = SocketEngine.Auto;
-    public int RelayLoops { get; init; }
-    public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.FromMilliseconds(100);
-    public int SocketReceiveBuffer { get; init; }
-    public int SocketSendBuffer { get; init; }
-    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
-    public TimeSpan SetupTimeout { get; init; } = TimeSpan.FromSeconds(30);
-    public TimeSpan MaxLifetime { get; init; } = TimeSpan.Zero;
-    public TimeSpan StatsInterval { get; init; } = TimeSpan.FromSeconds(1);
-    public LatchMode LatchMode { get; init; } = LatchMode.First;
-    public TimeSpan LearningWindow { get; init; } = TimeSpan.FromSeconds(3);
-    public int Probation { get; init; } = 4;
-    public int MaxSequenceJump { get; init; } = 536;
+    public required string NodeName { get; init; }
+    public required SideTransport Transport { get; init; }
+    public required IPAddress BindAddress { get; init; }
+    public required IPAddress? AdvertiseAddress { get; init; }
+    public required int PortMin { get; init; }
+    public required int PortMax { get; init; }
+    public required int BindAttempts { get; init; }
+    public required int MaxChannels { get; init; }
+    public required int FileDescriptorsReserved { get; init; }
+    public required int MaxDatagram { get; init; }
+    public required SocketEngine SocketEngine { get; init; }
+    public required int RelayLoops { get; init; }
+    public required TimeSpan MaxQueueDelay { get; init; }
+    public required int SocketReceiveBuffer { get; init; }
+    public required int SocketSendBuffer { get; init; }
+    public required TimeSpan IdleTimeout { get; init; }
+    public required TimeSpan SetupTimeout { get; init; }
+    public required TimeSpan MaxLifetime { get; init; }
+    public required TimeSpan StatsInterval { get; init; }
+    public required TimeSpan BindTimeout { get; init; }
+    public required TimeSpan CloseTimeout { get; init; }
+    public required TimeSpan UnbindTimeout { get; init; }
+    public required int RecoveryAttempts { get; init; }
+    public required LatchMode LatchMode { get; init; }
+    public required TimeSpan LearningWindow { get; init; }
+    public required int Probation { get; init; }
+    public required int MaxSequenceJump { get; init; }
 
     public const int MaxUdpPayload = 65507;
 
@@ -55,51 +62,52 @@ public sealed record RelaySettings
         return ConfigurationFactory.ParseString(reader.ReadToEnd());
     }
 
-    /// <summary>
-    /// Makes the shipped defaults a fallback of <paramref name="system"/>'s configuration when it lacks them (a system
-    /// created without hocon/relay.conf): the channel mailbox is looked up there. Idempotent.
-    /// </summary>
-    public static void EnsureDefaults(Akka.Actor.ActorSystem system)
-    {
-        if (!system.Settings.Config.HasPath(Channels.CompactMailbox.ConfigPath + ".mailbox-type"))
-            system.Settings.InjectTopLevelFallback(DefaultConfig());
-    }
+    /// <summary>The shipped defaults as settings.</summary>
+    public static RelaySettings Default => DefaultSettings.Value;
+    private static readonly Lazy<RelaySettings> DefaultSettings = new(() => From(DefaultConfig()));
+
+    /// <summary>The latch policy of a side that has no per-channel overrides.</summary>
+    public LatchPolicy Latch => new(LatchMode, LearningWindow, Probation, MaxSequenceJump);
 
     /// <summary>Reads the <c>relay</c> section of a full config (falls back to the shipped defaults).</summary>
     public static RelaySettings From(Config config)
     {
-        var c = config.WithFallback(DefaultConfig()).GetConfig("relay");
+        var r = new Reader(config.WithFallback(DefaultConfig()).GetConfig("relay"));
         var s = new RelaySettings
         {
-            NodeName = c.GetString("node-name"),
-            Transport = ParseTransport(c.GetString("transport")),
-            BindAddress = ParseAddress(c.GetString("bind-address"), "relay.bind-address"),
-            AdvertiseAddress = string.IsNullOrWhiteSpace(c.GetString("advertise-address"))
-                ? null : ParseAddress(c.GetString("advertise-address"), "relay.advertise-address"),
-            PortMin = c.GetInt("ports.min"),
-            PortMax = c.GetInt("ports.max"),
-            BindAttempts = c.GetInt("ports.bind-attempts"),
-            MaxChannels = c.GetInt("max-channels"),
-            FileDescriptorsReserved = c.GetInt("file-descriptors-reserved"),
-            MaxDatagram = c.GetInt("max-datagram"),
-            SocketEngine = ParseSocketEngine(c.GetString("socket-engine")),
-            RelayLoops = c.GetInt("relay-loops"),
-            MaxQueueDelay = ParseDuration(c, "max-queue-delay"),
-            SocketReceiveBuffer = c.GetInt("socket-receive-buffer"),
-            SocketSendBuffer = c.GetInt("socket-send-buffer"),
-            IdleTimeout = ParseDuration(c, "idle-timeout"),
-            SetupTimeout = ParseDuration(c, "setup-timeout"),
-            MaxLifetime = ParseDuration(c, "max-lifetime"),
-            StatsInterval = ParseDuration(c, "stats-interval"),
-            LatchMode = ParseLatchMode(c.GetString("latch.mode")),
-            LearningWindow = ParseDuration(c, "latch.learning-window"),
-            Probation = c.GetInt("latch.probation"),
-            MaxSequenceJump = c.GetInt("latch.max-sequence-jump"),
+            NodeName = r.String("node-name"),
+            Transport = ParseTransport(r.String("transport")),
+            BindAddress = r.Address("bind-address")!,
+            AdvertiseAddress = r.Address("advertise-address", optional: true),
+            PortMin = r.Int("ports.min", 1, 65535),
+            PortMax = r.Int("ports.max", 1, 65535),
+            BindAttempts = r.Int("ports.bind-attempts", 1, 1000),
+            MaxChannels = r.Int("max-channels", 0, 10_000_000),
+            FileDescriptorsReserved = r.Int("file-descriptors-reserved", 0, 10_000_000),
+            MaxDatagram = r.Int("max-datagram", 1, MaxUdpPayload),
+            SocketEngine = ParseSocketEngine(r.String("socket-engine")),
+            RelayLoops = r.Int("relay-loops", 0, 1024),
+            MaxQueueDelay = r.Duration("max-queue-delay"),
+            SocketReceiveBuffer = r.Int("socket-receive-buffer", 0, int.MaxValue),
+            SocketSendBuffer = r.Int("socket-send-buffer", 0, int.MaxValue),
+            IdleTimeout = r.Duration("idle-timeout"),
+            SetupTimeout = r.Duration("setup-timeout"),
+            MaxLifetime = r.Duration("max-lifetime"),
+            StatsInterval = r.Duration("stats-interval"),
+            BindTimeout = r.Duration("bind-timeout"),
+            CloseTimeout = r.Duration("close-timeout"),
+            UnbindTimeout = r.Duration("unbind-timeout"),
+            RecoveryAttempts = r.Int("recovery-attempts", 0, 1000),
+            LatchMode = ParseLatchMode(r.String("latch.mode")),
+            LearningWindow = r.Duration("latch.learning-window"),
+            Probation = r.Int("latch.probation", 1, 64),
+            MaxSequenceJump = r.Int("latch.max-sequence-jump", 1, 32767),
         };
         s.Validate();
         return s;
     }
 
+    /// <summary>Checks what a single key cannot (relations between keys, the platform); throws <see cref="ConfigurationException"/>.</summary>
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(NodeName)) throw new ConfigurationException("relay.node-name must not be empty");
@@ -111,7 +119,7 @@ public sealed record RelaySettings
         if (MaxDatagram < 1 || MaxDatagram > MaxUdpPayload)
             throw new ConfigurationException($"relay.max-datagram must be in 1..{MaxUdpPayload}, got {MaxDatagram}");
         if (RelayLoops < 0) throw new ConfigurationException($"relay.relay-loops must be >= 0, got {RelayLoops}");
-        if (SocketEngine == SocketEngine.Epoll && !Sides.LinuxUdp.Supported)
+        if (SocketEngine == SocketEngine.Epoll && !global::ActorRelay.RelayLoops.LinuxUdp.Supported)
             throw new ConfigurationException("relay.socket-engine = epoll needs Linux on x64 or arm64; use auto or dotnet");
         if (MaxQueueDelay < TimeSpan.Zero) throw new ConfigurationException("relay.max-queue-delay must be >= 0");
         if (SocketReceiveBuffer < 0 || SocketSendBuffer < 0)
@@ -119,6 +127,10 @@ public sealed record RelaySettings
         if (IdleTimeout < TimeSpan.Zero || SetupTimeout < TimeSpan.Zero || MaxLifetime < TimeSpan.Zero)
             throw new ConfigurationException("relay timeouts must be >= 0");
         if (StatsInterval <= TimeSpan.Zero) throw new ConfigurationException("relay.stats-interval must be > 0");
+        if (BindTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.bind-timeout must be > 0");
+        if (CloseTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.close-timeout must be > 0");
+        if (UnbindTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.unbind-timeout must be > 0");
+        if (RecoveryAttempts < 0) throw new ConfigurationException("relay.recovery-attempts must be >= 0");
         if (LearningWindow < TimeSpan.Zero) throw new ConfigurationException("relay.latch.learning-window must be >= 0");
         if (Probation < 1 || Probation > 64) throw new ConfigurationException($"relay.latch.probation must be in 1..64, got {Probation}");
         if (MaxSequenceJump < 1 || MaxSequenceJump > 32767)
@@ -126,9 +138,12 @@ public sealed record RelaySettings
     }
 
     /// <summary>HOCON for akka.io.udp derived from these settings (buffer-size = max-datagram + 1).</summary>
-    public Config AkkaIoConfig() => ConfigurationFactory.ParseString(
-        $"akka.io.udp.disabled-buffer-pool.buffer-size = {MaxDatagram + 1}\n" +
-        $"akka.io.udp.direct-buffer-pool.buffer-size = {MaxDatagram + 1}");
+    public Config AkkaIoConfig() => ConfigurationFactory.ParseString(AkkaIoHocon(MaxDatagram));
+
+    /// <summary>The Akka.IO buffer sizes that let <paramref name="maxDatagram"/> through intact (one byte more: a full buffer is oversize).</summary>
+    public static string AkkaIoHocon(int maxDatagram) =>
+        $"akka.io.udp.disabled-buffer-pool.buffer-size = {maxDatagram + 1}\n" +
+        $"akka.io.udp.direct-buffer-pool.buffer-size = {maxDatagram + 1}\n";
 
     public static SideTransport ParseTransport(string value) => value.Trim().ToLowerInvariant() switch
     {
@@ -147,33 +162,65 @@ public sealed record RelaySettings
 
     /// <summary>True when socket sides run on relay loops: transport socket, engine epoll, or auto where supported.</summary>
     public bool UsesRelayLoops => Transport == SideTransport.Socket &&
-        (SocketEngine == SocketEngine.Epoll || SocketEngine == SocketEngine.Auto && Sides.LinuxUdp.Supported);
+        (SocketEngine == SocketEngine.Epoll || SocketEngine == SocketEngine.Auto && global::ActorRelay.RelayLoops.LinuxUdp.Supported);
 
     /// <summary>Relay loops to run: the configured count, or one per two processor cores (at least one).</summary>
     public int RelayLoopCount => RelayLoops > 0 ? RelayLoops : Math.Max(1, Environment.ProcessorCount / 2);
 
     public static LatchMode ParseLatchMode(string value) =>
-        Enum.TryParse<LatchMode>(value.Trim().Replace("-", ""), ignoreCase: true, out var m) && Enum.IsDefined(m)
+        Enum.TryParse<LatchMode>(value.Trim().Replace("-", ""), ignoreCase: true, out var m) && Enum.IsDefined(m) && !int.TryParse(value, out _)
             ? m
             : throw new ConfigurationException(
                 $"relay.latch.mode must be one of {string.Join(", ", Enum.GetNames<LatchMode>().Select(n => n.ToLowerInvariant()))}, got \"{value}\"");
 
-    private static IPAddress ParseAddress(string value, string key) =>
-        IPAddress.TryParse(value.Trim().Trim('[', ']'), out var a)
-            ? a
-            : throw new ConfigurationException($"{key} must be an IP address, got \"{value}\"");
-
-    private static TimeSpan ParseDuration(Config c, string key)
+    /// <summary>Reads typed values of one section; every failure names the key (relay.*) and the value it got.</summary>
+    private readonly struct Reader(Config section)
     {
-        var raw = c.GetString(key)?.Trim();
-        if (raw is "0" or "off" or "") return TimeSpan.Zero;
-        try
+        private string Raw(string key)
         {
-            return c.GetTimeSpan(key, allowInfinite: false);
+            try
+            {
+                var value = section.GetValue(key);
+                if (value is null || value.IsEmpty) throw new ConfigurationException($"relay.{key} is missing");
+                if (!value.IsString()) throw new ConfigurationException($"relay.{key} must be a single value, got an object or a list");
+                return value.GetString();
+            }
+            catch (ConfigurationException) { throw; }
+            catch (Exception e) { throw new ConfigurationException($"relay.{key} cannot be read: {e.Message}"); }
         }
-        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+
+        public string String(string key) => Raw(key);
+
+        public int Int(string key, int min, int max)
         {
-            throw new ConfigurationException($"relay.{key} must be a duration such as 500ms, 30s or 2m, got \"{raw}\"");
+            var raw = Raw(key).Trim();
+            if (!long.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v))
+                throw new ConfigurationException($"relay.{key} must be a whole number in {min}..{max}, got \"{raw}\"");
+            if (v < min || v > max) throw new ConfigurationException($"relay.{key} must be in {min}..{max}, got {raw}");
+            return (int)v;
+        }
+
+        public TimeSpan Duration(string key)
+        {
+            var raw = Raw(key).Trim();
+            if (raw is "0" or "off") return TimeSpan.Zero;
+            try
+            {
+                return section.GetTimeSpan(key, allowInfinite: false);
+            }
+            catch (Exception)
+            {
+                throw new ConfigurationException($"relay.{key} must be a duration such as 500ms, 30s or 2m, got \"{raw}\"");
+            }
+        }
+
+        public IPAddress? Address(string key, bool optional = false)
+        {
+            var raw = Raw(key).Trim();
+            if (optional && raw.Length == 0) return null;
+            return IPAddress.TryParse(raw.Trim('[', ']'), out var a)
+                ? a
+                : throw new ConfigurationException($"relay.{key} must be an IP address, got \"{raw}\"");
         }
     }
 }

@@ -8,9 +8,33 @@ using ActorRelay.Protocol;
 namespace ActorRelay.Sides;
 
 /// <summary>
+/// What a channel sees of one side's data path, whatever the transport (the seam; threading in README.md here):
+/// the side's counters and latched target to read, a re-signal to hand over, and the sibling to connect once.
+/// </summary>
+internal interface ISideDataPath
+{
+    Side Side { get; }
+
+    /// <summary>Written by the side's receive path only; read from any thread.</summary>
+    SideCounters Counters { get; }
+
+    /// <summary>Where the sibling relays to (this side's latched source); null until latched. Read from any thread.</summary>
+    LatchedTarget? Target { get; }
+
+    /// <summary>Reopens learning (a re-INVITE). Any thread: handed over to the receive path, applied at the next datagram.</summary>
+    void Resignal(long nowMs, SourceFilter? expected);
+
+    /// <summary>
+    /// Connects this side to its sibling: called once, by the channel, for both sides before either side starts
+    /// relaying; the sibling must be of the same transport.
+    /// </summary>
+    void ConnectSibling(ISideDataPath sibling);
+}
+
+/// <summary>
 /// Where a side sends what its sibling relays: the latched source in every shape a sender needs, built once per
 /// latch: a <see cref="SocketAddress"/>, an <see cref="IPEndPoint"/>, and the raw sockaddr bytes in pinned memory
-/// (the relay loop passes them to sendto as they are).
+/// (the relay loop passes them to sendto as they are). Immutable once built.
 /// </summary>
 internal sealed class LatchedTarget
 {
@@ -31,69 +55,104 @@ internal sealed class LatchedTarget
 }
 
 /// <summary>
-/// The per-datagram decision shared by both transports: size check, latch policy, counters, latch
-/// publication and the sibling's target. Single writer (the side's receive path); the latched target
-/// is published through a volatile field for the sibling's receive path to read.
+/// The admission of received datagrams, shared by every transport: count, check the source and the size, ask the
+/// latch, publish a latch change, and hand back the sibling's target when the datagram must be relayed. Each
+/// transport derives its data path from this with itself as <typeparamref name="TPath"/>, so its sibling is of its
+/// own type and a receive path never casts. Nothing here allocates per datagram (a latch change allocates its target).
 /// </summary>
-internal class SideDataPath
+internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDataPath<TPath>
 {
-    private volatile LatchedTarget? _target;
-    private volatile SideDataPath? _sibling;
+    private volatile LatchedTarget? _target;   // written by this side's receive path; read by the sibling's and the channel
+    private volatile TPath? _sibling;          // written once by the channel (ConnectSibling) before relaying starts
 
-    public SideDataPath(SideSpec spec, IActorRef channel, IActorRef side)
+    protected SideDataPath(SideSpec spec, IActorRef channel, IActorRef sideActor)
     {
         Spec = spec;
         Latch = new SideLatch(spec.Policy, spec.Clock.NowMs);
         Channel = channel;
-        SideActor = side;
+        SideActor = sideActor;
     }
 
     public SideSpec Spec { get; }
     public Side Side => Spec.Side;
-    public SideLatch Latch { get; }
     public SideCounters Counters { get; } = new();
-    public IActorRef Channel { get; }
-    public IActorRef SideActor { get; }
     public LatchedTarget? Target => _target;
-    public SideDataPath? Sibling { get => _sibling; set => _sibling = value; }
+    public TPath? Sibling => _sibling;
+
+    /// <summary>The latch: only the receive path calls <see cref="SideLatch.Offer"/>.</summary>
+    protected SideLatch Latch { get; }
+    protected IActorRef Channel { get; }
+    /// <summary>The actor that owns this side (drop and latch reports come from it).</summary>
+    public IActorRef SideActor { get; }
+
+    public void Resignal(long nowMs, SourceFilter? expected) => Latch.Resignal(nowMs, expected);
+
+    public void ConnectSibling(ISideDataPath sibling)
+    {
+        if (sibling is not TPath same)
+            throw new InvalidOperationException($"a {typeof(TPath).Name} side cannot relay to a {sibling.GetType().Name} side");
+        if (Interlocked.CompareExchange(ref _sibling, same, null) is not null)
+            throw new InvalidOperationException($"side {Side} of {Spec.ChannelId} is connected already");
+    }
 
     /// <summary>
-    /// Decides one received datagram. Returns the sibling's target when it must be relayed, or null when
-    /// it was dropped (and counted). <paramref name="nativeSource"/> is the source as the OS gave it (a raw
-    /// sockaddr, socket transport), kept as the send target when the datagram latches; empty otherwise.
+    /// Admits one datagram received from the socket address <paramref name="nativeSource"/> of
+    /// <paramref name="family"/> (the raw sockaddr, kept as the send target when the datagram latches). Returns the
+    /// sibling's target when the datagram must be relayed, or null when it was dropped (and counted).
     /// </summary>
-    public LatchedTarget? Admit(ReadOnlySpan<byte> datagram, in PacketSource source, ReadOnlySpan<byte> nativeSource)
+    public LatchedTarget? Admit(ReadOnlySpan<byte> datagram, AddressFamily family, ReadOnlySpan<byte> nativeSource)
     {
         var now = Spec.Clock.NowMs;
         Counters.OnReceived(datagram.Length, now);
-        if (datagram.Length > Spec.MaxDatagram) { Drop(DropReason.Oversize); return null; }
+        if (!SocketAddressCodec.TryRead(family, nativeSource, out var source)) { Drop(DropReason.InvalidSource); return null; }
+        return Decide(datagram, source, family, nativeSource, now);
+    }
+
+    /// <summary>Admits one datagram whose source the transport gave as an endpoint (Akka.IO). See the other overload.</summary>
+    public LatchedTarget? Admit(ReadOnlySpan<byte> datagram, IPEndPoint? from)
+    {
+        var now = Spec.Clock.NowMs;
+        Counters.OnReceived(datagram.Length, now);
+        if (from is null) { Drop(DropReason.InvalidSource); return null; }
+        return Decide(datagram, PacketSource.From(from), from.AddressFamily, default, now);
+    }
+
+    /// <summary>A datagram that was received and dropped before admission (e.g. <see cref="DropReason.Late"/>).</summary>
+    public void DropReceived(int length, DropReason reason)
+    {
+        Counters.OnReceived(length, Spec.Clock.NowMs);
+        Drop(reason);
+    }
+
+    /// <summary>A datagram admitted by this side went out of the sibling's socket.</summary>
+    public void Forwarded(int length) => Counters.OnForwarded(length);
+
+    /// <summary>Counts a drop; the first since the channel's last summary tells the channel (one message per stats interval).</summary>
+    public void Drop(DropReason reason)
+    {
+        if (Counters.OnDropped(reason)) Channel.Tell(DropsPending.Of(Side), SideActor);
+    }
+
+    private LatchedTarget? Decide(ReadOnlySpan<byte> datagram, in PacketSource source, AddressFamily family,
+        ReadOnlySpan<byte> nativeSource, long now)
+    {
+        if (datagram.Length > Spec.Settings.MaxDatagram) { Drop(DropReason.Oversize); return null; }
 
         var verdict = Latch.Offer(source, datagram, now);
         if (!verdict.Relays()) { Drop(verdict.ToDropReason()); return null; }
-        if (verdict.ChangesLatch()) PublishLatch(source, nativeSource);
+        if (verdict.ChangesLatch()) PublishLatch(source, family, nativeSource);
 
         var target = _sibling?._target;
         if (target is null) { Drop(DropReason.PeerNotLatched); return null; }
         return target;
     }
 
-    public void Drop(DropReason reason)
-    {
-        if (Counters.OnDropped(reason)) Channel.Tell(DropsPending.Of(Side), SideActor);
-    }
-
-    private void PublishLatch(in PacketSource source, ReadOnlySpan<byte> nativeSource)
+    private void PublishLatch(in PacketSource source, AddressFamily family, ReadOnlySpan<byte> nativeSource)
     {
         var ep = source.ToEndPoint();
-        SocketAddress sa;
-        if (!nativeSource.IsEmpty)
-        {
-            // As received, so the reply goes out in the receiving socket's own family (an IPv4 client of a
-            // dual-stack socket stays IPv4-mapped). sockaddr_in is 16 bytes and sockaddr_in6 28 on every OS.
-            sa = new SocketAddress(nativeSource.Length <= 16 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6, nativeSource.Length);
-            nativeSource.CopyTo(sa.Buffer.Span);
-        }
-        else sa = ep.Serialize();
+        // As received, so the reply goes out in the receiving socket's own family (an IPv4 client of a dual-stack
+        // socket stays IPv4-mapped).
+        var sa = nativeSource.IsEmpty ? ep.Serialize() : SocketAddressCodec.Copy(family, nativeSource);
         var previous = _target;
         _target = new LatchedTarget(source, sa, ep);
         Counters.OnLatchChanged();

@@ -2,35 +2,40 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
-using ActorRelay.Counters;
 using ActorRelay.Latching;
 using ActorRelay.Protocol;
+using ActorRelay.RelayLoops;
+using ActorRelay.Settings;
 
 namespace ActorRelay.Sides;
 
-// Messages between a ChannelActor and its two side actors. Local only (they carry live objects).
+// The protocol between a ChannelActor and its two side actors, whatever the transport. Local only: SideBound and
+// SocketFault hand live objects over (ILiveHandoff); every other message is an immutable value.
 
-/// <summary>What a side actor needs to bind and run. <paramref name="Loop"/>: the relay loop of the <c>socket</c>
-/// transport's epoll engine (both sides of a channel share one), or null for the runtime's socket engine.</summary>
+/// <summary>
+/// What a side actor needs to bind and run. <paramref name="Loop"/>: the relay loop of the <c>socket</c> transport's
+/// epoll engine (both sides of a channel share one), or null for the runtime's socket engine and for akka-io.
+/// </summary>
 internal sealed record SideSpec(
     string ChannelId,
     Side Side,
     IPEndPoint Bind,
     LatchPolicy Policy,
-    int MaxDatagram,
-    int ReceiveBuffer,
-    int SendBuffer,
+    RelaySettings Settings,
     RelayClock Clock,
     RelayLoop? Loop = null);
 
-/// <summary>Side → channel: the bind succeeded.</summary>
-internal sealed record SideBound(Side Side, IPEndPoint Local, SideDataPath DataPath) : INoSerializationVerificationNeeded;
+/// <summary>Side → channel: the bind succeeded; hands the channel the side's data path (to connect and to read).</summary>
+internal sealed record SideBound(Side Side, IPEndPoint Local, ISideDataPath DataPath) : ILiveHandoff;
 
-/// <summary>Side → channel: the bind failed; the side stops itself (nothing to free).</summary>
+/// <summary>Side → channel: the bind failed with <paramref name="Error"/>; the side stops itself (nothing to free).</summary>
 internal sealed record SideBindFailed(Side Side, int Port, SocketError Error, string Message);
 
-/// <summary>Channel → side: start relaying; payloads go to this sibling.</summary>
-internal sealed record ConnectSibling(SideDataPath Sibling) : INoSerializationVerificationNeeded;
+/// <summary>Channel → side: both data paths are connected; start relaying.</summary>
+internal sealed record StartRelaying
+{
+    public static readonly StartRelaying Instance = new();
+}
 
 /// <summary>Side → channel: the latch took or moved.</summary>
 internal sealed record SideLatchChanged(Side Side, IPEndPoint? Previous, IPEndPoint Current);
@@ -43,8 +48,11 @@ internal sealed record DropsPending(Side Side) : IDeadLetterSuppression
     public static DropsPending Of(Side side) => side == Side.Left ? Left : Right;
 }
 
-/// <summary>Side → channel: the side lost its socket and re-bound the same port (informational).</summary>
+/// <summary>Side → channel: the side lost its socket and bound the same port again (informational).</summary>
 internal sealed record SideRecovered(Side Side, string Why);
+
+/// <summary>Side → channel: the side failed and is closing its port in order; the channel closes (reason SideFailed).</summary>
+internal sealed record SideFailed(Side Side, string Why);
 
 /// <summary>Channel → side: free the port and stop; the side answers <see cref="SideClosed"/> first.</summary>
 internal sealed record CloseSide
@@ -52,4 +60,11 @@ internal sealed record CloseSide
     public static readonly CloseSide Instance = new();
 }
 
+/// <summary>Side → channel: the side's port is free; the side stops.</summary>
 internal sealed record SideClosed(Side Side);
+
+/// <summary>Data path → its side actor: the socket failed on an unexpected error (it is closed, or about to be).</summary>
+internal sealed record SocketFault(Socket Socket, Exception Error) : ILiveHandoff;
+
+/// <summary>A side could not keep its port; its channel closes with reason SideFailed.</summary>
+public sealed class SideFailedException(string message, Exception? inner = null) : Exception(message, inner);

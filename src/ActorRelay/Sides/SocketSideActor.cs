@@ -2,13 +2,35 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
+using ActorRelay.Sides.Epoll;
+using ActorRelay.Sides.Dotnet;
 
 namespace ActorRelay.Sides;
 
 /// <summary>
-/// A side on the <c>socket</c> transport. The actor is the control plane: it owns the bind and the
-/// <see cref="SocketSide"/> data path, reports bind results and latch changes to its channel, re-binds the
-/// same port if the socket fails, and frees the port when it stops, however it stops.
+/// The <c>socket</c> transport's data path on either engine: one bound socket whose datagrams are decided outside
+/// the side actor's mailbox and sent straight out of the sibling's socket. What the side actor drives.
+/// </summary>
+internal interface ISocketDataPath : ISideDataPath
+{
+    Socket Socket { get; }
+    IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Starts relaying (after <see cref="ISideDataPath.ConnectSibling"/>). Failures reach the side actor as <see cref="SocketFault"/>.</summary>
+    void Start();
+
+    /// <summary>Relays on a new socket bound to the same port, after the old one failed and was closed.</summary>
+    void Rebind(Socket replacement);
+
+    /// <summary>Closes the current socket; once its port is free and no thread uses it, calls <paramref name="closed"/> (any thread).</summary>
+    void CloseSocket(Action? closed);
+}
+
+/// <summary>
+/// A side on the <c>socket</c> transport. The actor is the control plane: it owns the bind and the data path (an
+/// <see cref="EpollSide"/> on a relay loop, or a <see cref="DotnetSide"/> on the runtime's socket engine),
+/// reports the bind's result to its channel, binds the same port again if the socket fails (at most
+/// relay.recovery-attempts times), and frees the port when it stops, however it stops.
 /// States: Bound (waiting for the sibling) → Relaying ⇄ Recovering → Closing.
 /// <para>A node holds two of these per channel, so each state is a method that matches its messages (an
 /// <see cref="ActorBase"/>): a ReceiveActor keeps a table of handler delegates per instance and per state,
@@ -16,11 +38,10 @@ namespace ActorRelay.Sides;
 /// </summary>
 internal sealed class SocketSideActor : ActorBase
 {
-    private const int MaxRecoveries = 3;
     private readonly SideSpec _spec;
     private readonly IActorRef _channel;
     private ILoggingAdapter? _log;
-    private SocketSide? _side;
+    private ISocketDataPath? _path;
     private IPEndPoint? _local; // the port actually bound: a re-bind takes the same one
     private bool _socketClosed = true;
     private int _recoveries;
@@ -42,7 +63,7 @@ internal sealed class SocketSideActor : ActorBase
         Socket socket;
         try
         {
-            socket = SocketBinder.Bind(_spec.Bind, _spec.ReceiveBuffer, _spec.SendBuffer);
+            socket = SideSockets.Bind(_spec.Bind, _spec.Settings.SocketReceiveBuffer, _spec.Settings.SocketSendBuffer);
         }
         catch (SocketException e)
         {
@@ -50,21 +71,21 @@ internal sealed class SocketSideActor : ActorBase
             Context.Stop(Self);
             return;
         }
-        _side = new SocketSide(_spec, socket, _channel, Self);
+        _path = _spec.Loop is { } loop
+            ? new EpollSide(_spec, socket, loop, _channel, Self)
+            : new DotnetSide(_spec, socket, _channel, Self);
         _socketClosed = false;
-        _local = _side.LocalEndPoint;
-        _channel.Tell(new SideBound(_spec.Side, _local, _side));
+        _local = _path.LocalEndPoint;
+        _channel.Tell(new SideBound(_spec.Side, _local, _path));
     }
 
-    /// <summary>Bound: waiting for the sibling.</summary>
+    /// <summary>Bound: waiting for the channel to connect the sibling.</summary>
     protected override bool Receive(object message)
     {
         switch (message)
         {
-            case ConnectSibling c:
-                if (_side is null) return true;
-                _side.Sibling = c.Sibling;
-                _side.Start();
+            case StartRelaying when _path is not null:
+                _path.Start();
                 Become(Relaying);
                 return true;
             case CloseSide:
@@ -79,16 +100,18 @@ internal sealed class SocketSideActor : ActorBase
     {
         switch (message)
         {
-            case SocketSideFault f when f.Socket == _side!.Socket:
+            case SocketFault f when f.Socket == _path!.Socket:
                 Log.Warning("Channel {Channel} side {Side}: socket failed ({Error}); re-binding port {Port}",
-                    _spec.ChannelId, _spec.Side, f.Error.Message, _spec.Bind.Port);
-                if (++_recoveries > MaxRecoveries)
+                    _spec.ChannelId, _spec.Side, f.Error.Message, _local!.Port);
+                if (++_recoveries > _spec.Settings.RecoveryAttempts)
                     throw new SideFailedException($"socket failed {_recoveries} times, last: {f.Error.Message}", f.Error);
                 var why = f.Error.Message;
                 var self = Self;
-                _side.CloseSocket(() => self.Tell(new SocketClosed(why))); // the port must be free before it is bound again
+                _path.CloseSocket(() => self.Tell(new SocketClosed(why))); // the port must be free before it is bound again
                 Become(Recovering);
                 return true;
+            case SocketFault:
+                return true; // a fault of a socket already replaced: moot
             case CloseSide:
                 Close();
                 return true;
@@ -103,12 +126,14 @@ internal sealed class SocketSideActor : ActorBase
         {
             case SocketClosed c:
                 _socketClosed = true;
-                var replacement = SocketBinder.Bind(_local!, _spec.ReceiveBuffer, _spec.SendBuffer); // throws → channel stops us
-                _side!.Rebind(replacement);
+                var replacement = SideSockets.Bind(_local!, _spec.Settings.SocketReceiveBuffer, _spec.Settings.SocketSendBuffer); // throws → channel stops us
+                _path!.Rebind(replacement);
                 _socketClosed = false;
                 _channel.Tell(new SideRecovered(_spec.Side, c.Why));
                 Become(Relaying);
                 return true;
+            case SocketFault:
+                return true; // the failing socket is closing already
             case CloseSide:
                 // the old socket is closing already; once it is, there is nothing to re-bind
                 _closeRequester = Sender;
@@ -122,16 +147,24 @@ internal sealed class SocketSideActor : ActorBase
     private void Close()
     {
         _closeRequester = Sender;
-        if (_side is null || _socketClosed) { Closed(); return; }
+        if (_path is null || _socketClosed) { Closed(); return; }
         var self = Self;
-        _side.CloseSocket(() => self.Tell(new SocketClosed("closed")));
+        _path.CloseSocket(() => self.Tell(new SocketClosed("closed")));
         Become(Closing);
     }
 
     private bool Closing(object message)
     {
-        if (message is SocketClosed) Closed();
-        return true; // anything else is moot now
+        switch (message)
+        {
+            case SocketClosed:
+                Closed();
+                return true;
+            case CloseSide or SocketFault:
+                return true; // closing already: a second close, or a fault of the socket being closed, changes nothing
+            default:
+                return false;
+        }
     }
 
     private void Closed()
@@ -143,11 +176,8 @@ internal sealed class SocketSideActor : ActorBase
 
     protected override void PostStop()
     {
-        if (_side is not null && !_socketClosed) _side.CloseSocket(null); // stopped abruptly: the port is freed all the same
+        if (_path is not null && !_socketClosed) _path.CloseSocket(null); // stopped abruptly: the port is freed all the same
     }
 
     private sealed record SocketClosed(string Why);
 }
-
-/// <summary>A side could not keep its port; its channel closes with reason SideFailed.</summary>
-public sealed class SideFailedException(string message, Exception? inner = null) : Exception(message, inner);

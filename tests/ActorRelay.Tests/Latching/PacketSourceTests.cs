@@ -13,7 +13,7 @@ public sealed class PacketSourceTests
     public void Reads_the_same_value_from_a_socket_address_and_an_endpoint(string address, int port)
     {
         var ep = new IPEndPoint(IPAddress.Parse(address), port);
-        Assert.True(PacketSource.TryRead(ep.Serialize(), out var fromRaw));
+        Assert.True(ActorRelay.Sides.SocketAddressCodec.TryRead(ep.Serialize(), out var fromRaw));
         Assert.Equal(PacketSource.From(ep), fromRaw);
         Assert.Equal(ep, fromRaw.ToEndPoint());
     }
@@ -56,6 +56,6 @@ public sealed class PacketSourceTests
     public void Other_address_families_are_not_read()
     {
         var unix = new SocketAddress(AddressFamily.Unix, 16);
-        Assert.False(PacketSource.TryRead(unix, out _));
+        Assert.False(ActorRelay.Sides.SocketAddressCodec.TryRead(unix, out _));
     }
 }

@@ -14,10 +14,13 @@ public sealed class SideLatchTests
 
     private static PacketSource Src(string ip, int port) => PacketSource.From(new IPEndPoint(IPAddress.Parse(ip), port));
 
+    /// <summary>A side's latch with the shipped defaults and <paramref name="mode"/>, opened at time 0.</summary>
+    private static SideLatch Latch(LatchMode mode) => new(ActorRelay.Settings.RelaySettings.Default.Latch with { Mode = mode }, 0);
+
     [Fact]
     public void First_latches_once_and_drops_every_other_source()
     {
-        var latch = new SideLatch(LatchMode.First);
+        var latch = Latch(LatchMode.First);
         Assert.False(latch.IsLatched);
         Assert.Equal(LatchVerdict.Latched, latch.Offer(Client, default, 0));
         Assert.Equal(LatchVerdict.Accept, latch.Offer(Client, default, 1));
@@ -30,7 +33,7 @@ public sealed class SideLatchTests
     [Fact]
     public void Follow_moves_to_every_new_source_like_the_seed()
     {
-        var latch = new SideLatch(LatchMode.Follow);
+        var latch = Latch(LatchMode.Follow);
         Assert.Equal(LatchVerdict.Latched, latch.Offer(Client, default, 0));
         Assert.Equal(LatchVerdict.Moved, latch.Offer(Stranger, default, 1));
         Assert.Equal(Stranger, latch.Current);
@@ -43,7 +46,7 @@ public sealed class SideLatchTests
     [InlineData(LatchMode.Follow)]
     public void Invalid_sources_never_latch(LatchMode mode)
     {
-        var latch = new SideLatch(mode);
+        var latch = Latch(mode);
         Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("0.0.0.0", 4000), default, 0));
         Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("224.0.0.5", 4000), default, 0));
         Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("198.51.100.10", 0), default, 0));

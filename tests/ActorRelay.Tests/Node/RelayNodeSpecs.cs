@@ -313,7 +313,7 @@ public abstract class RelayNodeSpecs(string dataPath, ITestOutputHelper output) 
         Assert.IsType<Subscribed>(await Node.Ask<object>(new Subscribe(null, watcher.Ref), Wait));
         await OpenAsync("d1");
         await OpenAsync("d2");
-        var drained = await Node.Ask<ActorRelay.Node.NodeDrained>(ActorRelay.Node.DrainNode.Instance, Wait);
+        var drained = await Node.Ask<NodeDrained>(DrainNode.Instance, Wait);
         Assert.Equal(drained.PortsTotal, drained.PortsFree);
         var closed = new[] { await watcher.FishForMessageAsync<ChannelClosed>(_ => true, Wait), await watcher.FishForMessageAsync<ChannelClosed>(_ => true, Wait) };
         Assert.All(closed, c => Assert.Equal(CloseReason.NodeStopping, c.Reason));

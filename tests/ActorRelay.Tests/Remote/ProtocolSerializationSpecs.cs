@@ -104,7 +104,7 @@ public sealed class ProtocolSerializationSpecs(ITestOutputHelper output)
     {
         var serializer = (RelayProtocolSerializer)Sys.Serialization.FindSerializerForType(typeof(OpenChannel));
         Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary("{}"u8.ToArray(), "System.IO.FileInfo"));
-        Assert.Throws<ArgumentException>(() => serializer.ToBinary(new ActorRelay.Node.DrainNode()));
+        Assert.Throws<ArgumentException>(() => serializer.ToBinary(ActorRelay.Channels.CloseForShutdown.Instance));
     }
 
     private static void AssertSnapshot(ChannelSnapshot expected, ChannelSnapshot actual)

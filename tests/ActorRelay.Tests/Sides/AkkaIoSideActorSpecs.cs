@@ -5,7 +5,9 @@ using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using ActorRelay.Latching;
 using ActorRelay.Protocol;
+using ActorRelay.Settings;
 using ActorRelay.Sides;
+using ActorRelay.Sides.AkkaIo;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -19,7 +21,7 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(Act
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(3);
 
     private SideSpec Spec(Side side = Side.Left) =>
-        new("ch", side, Local, ActorRelay.Latching.LatchPolicy.Default, 1500, 0, 0, RelayClock.System);
+        new("ch", side, Local, RelaySettings.Default.Latch, RelaySettings.Default, RelayClock.System);
 
     private (IActorRef Side, TestProbe Manager, TestProbe Channel, TestProbe Listener) Start()
     {
@@ -40,13 +42,20 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(Act
     /// A sibling data path that has latched <paramref name="at"/>, with a probe as its actor and, when given, a probe
     /// as the listener of its IPv4 socket.
     /// </summary>
-    private AkkaIoSideActor.Path LatchedSibling(TestProbe siblingActor, IPEndPoint at, TestProbe? siblingListener = null)
+    private AkkaIoSide LatchedSibling(TestProbe siblingActor, IPEndPoint at, TestProbe? siblingListener = null)
     {
-        var path = new AkkaIoSideActor.Path(Spec(Side.Right), CreateTestProbe().Ref, siblingActor.Ref);
-        path.Admit(new byte[12], PacketSource.From(at), default); // latches; dropped itself (its own peer is unknown)
+        var path = new AkkaIoSide(Spec(Side.Right), CreateTestProbe().Ref, siblingActor.Ref);
+        path.Admit(new byte[12], at); // latches; dropped itself (its own peer is unknown)
         Assert.NotNull(path.Target);
         if (siblingListener is not null) path.Outlet = new Outlet(siblingListener.Ref, System.Net.Sockets.AddressFamily.InterNetwork);
         return path;
+    }
+
+    /// <summary>What the channel does once both sides are bound: connect the data paths, then start the side.</summary>
+    private static void Connect(IActorRef side, ISideDataPath path, AkkaIoSide sibling)
+    {
+        path.ConnectSibling(sibling);
+        side.Tell(StartRelaying.Instance);
     }
 
     [Fact]
@@ -71,11 +80,11 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(Act
         Bound(side, listener);
         var bound = channel.ExpectMsg<SideBound>();
         Assert.Equal(Local, bound.Local);
-        Assert.Equal(listener.Ref, ((AkkaIoSideActor.Path)bound.DataPath).Outlet!.Listener); // where the sibling sends through
+        Assert.Equal(listener.Ref, ((AkkaIoSide)bound.DataPath).Outlet!.Listener); // where the sibling sends through
         var siblingActor = CreateTestProbe();
         var siblingListener = CreateTestProbe();
         var sibling = LatchedSibling(siblingActor, new IPEndPoint(IPAddress.Parse("203.0.113.20"), 50000), siblingListener);
-        side.Tell(new ConnectSibling(sibling));
+        Connect(side, bound.DataPath, sibling);
 
         var data = ByteString.FromBytes(new byte[] { 0x80, 0, 0, 1 });
         listener.Send(side, new Udp.Received(data, Client));
@@ -96,7 +105,7 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(Act
         var bound = channel.ExpectMsg<SideBound>();
         var siblingListener = CreateTestProbe();
         // the sibling's socket is IPv4, its latched client IPv6: Socket.SendTo would throw in the listener
-        side.Tell(new ConnectSibling(LatchedSibling(CreateTestProbe(), new IPEndPoint(IPAddress.Parse("2001:db8::1"), 5000), siblingListener)));
+        Connect(side, bound.DataPath, LatchedSibling(CreateTestProbe(), new IPEndPoint(IPAddress.Parse("2001:db8::1"), 5000), siblingListener));
         listener.Send(side, new Udp.Received(ByteString.FromBytes(new byte[4]), Client));
         siblingListener.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         AwaitAssert(() => Assert.Equal(1, bound.DataPath.Counters.Dropped(DropReason.SendFailed)), Wait);
@@ -140,8 +149,8 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(Act
     {
         var (side, manager, channel, listener) = Start();
         Bound(side, listener);
-        var path = (AkkaIoSideActor.Path)channel.ExpectMsg<SideBound>().DataPath;
-        side.Tell(new ConnectSibling(LatchedSibling(CreateTestProbe(), Client)));
+        var path = (AkkaIoSide)channel.ExpectMsg<SideBound>().DataPath;
+        Connect(side, path, LatchedSibling(CreateTestProbe(), Client));
         Sys.Stop(listener.Ref); // as after a failed send restarted it and its re-bind failed
         var rebind = manager.ExpectMsg<Udp.Bind>();
         Assert.Equal(Local, rebind.LocalAddress);

@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using ActorRelay.Protocol;
+using ActorRelay.RelayLoops;
+using ActorRelay.Settings;
 using ActorRelay.Sides;
 using ActorRelay.Tests.Support;
 using Xunit;
@@ -28,19 +30,19 @@ public abstract class SocketSideActorSpecs : TestKit
     }
 
     private SideSpec Spec(Side side, int port) =>
-        new("ch", side, new IPEndPoint(IPAddress.Loopback, port), ActorRelay.Latching.LatchPolicy.Default, 1500, 0, 0, RelayClock.System, _loop);
+        new("ch", side, new IPEndPoint(IPAddress.Loopback, port), RelaySettings.Default.Latch, RelaySettings.Default, RelayClock.System, _loop);
 
-    private (IActorRef Left, IActorRef Right, SocketSide L, SocketSide R) Connected(Akka.TestKit.TestProbe channel)
+    private (IActorRef Left, IActorRef Right, ISocketDataPath L, ISocketDataPath R) Connected(Akka.TestKit.TestProbe channel)
     {
         var left = Sys.ActorOf(SocketSideActor.Props(Spec(Side.Left, _ports.Min), channel.Ref));
         var right = Sys.ActorOf(SocketSideActor.Props(Spec(Side.Right, _ports.Min + 1), channel.Ref));
         var bounds = new[] { channel.ExpectMsg<SideBound>(), channel.ExpectMsg<SideBound>() };
-        var l = (SocketSide)bounds.Single(b => b.Side == Side.Left).DataPath;
-        var r = (SocketSide)bounds.Single(b => b.Side == Side.Right).DataPath;
-        l.Sibling = r;
-        r.Sibling = l;
-        left.Tell(new ConnectSibling(r));
-        right.Tell(new ConnectSibling(l));
+        var l = (ISocketDataPath)bounds.Single(b => b.Side == Side.Left).DataPath;
+        var r = (ISocketDataPath)bounds.Single(b => b.Side == Side.Right).DataPath;
+        l.ConnectSibling(r);
+        r.ConnectSibling(l);
+        left.Tell(StartRelaying.Instance);
+        right.Tell(StartRelaying.Instance);
         return (left, right, l, r);
     }
 
@@ -64,7 +66,7 @@ public abstract class SocketSideActorSpecs : TestKit
         var (left, _, l, r) = Connected(channel);
 
         var failedSocket = l.Socket;
-        left.Tell(new SocketSideFault(failedSocket, new SocketException((int)SocketError.NetworkDown)));
+        left.Tell(new SocketFault(failedSocket, new SocketException((int)SocketError.NetworkDown)));
         channel.FishForMessage(m => m is SideRecovered);
         Assert.NotSame(failedSocket, l.Socket);
         Assert.Equal(_ports.Min, l.LocalEndPoint.Port);

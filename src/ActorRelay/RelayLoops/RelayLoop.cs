@@ -1,14 +1,14 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Akka.Actor;
-using ActorRelay.Latching;
 using ActorRelay.Protocol;
-using static ActorRelay.Sides.LinuxUdp;
+using ActorRelay.Sides;
+using ActorRelay.Sides.Epoll;
+using static ActorRelay.RelayLoops.LinuxUdp;
 
-namespace ActorRelay.Sides;
+namespace ActorRelay.RelayLoops;
 
 /// <summary>
 /// One relay thread for many side sockets (the <c>socket</c> transport on Linux): it waits on all of them with
@@ -36,7 +36,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     private volatile bool _stopping;
 
     // loop thread only
-    private SocketSide?[] _slots = new SocketSide?[64];
+    private EpollSide?[] _slots = new EpollSide?[64];
     private readonly Stack<int> _freeSlots = new();
     private int _slotsUsed;
     private uint _generation;
@@ -121,13 +121,13 @@ internal sealed unsafe class RelayLoop : IDisposable
     private long _batchedReads;
 
     /// <summary>Starts relaying <paramref name="socket"/> for <paramref name="side"/> (any thread).</summary>
-    public void Attach(SocketSide side, Socket socket) => Post(new Command(side, socket, null, attach: true));
+    public void Attach(EpollSide side, Socket socket) => Post(new Command(side, socket, null, attach: true));
 
     /// <summary>
     /// Closes <paramref name="socket"/> of <paramref name="side"/>, attached or not, on the loop thread (or at once when
     /// the loop has stopped); then calls <paramref name="closed"/>, from that thread. Any thread.
     /// </summary>
-    public void Close(SocketSide side, Socket socket, Action? closed) => Post(new Command(side, socket, closed, attach: false));
+    public void Close(EpollSide side, Socket socket, Action? closed) => Post(new Command(side, socket, closed, attach: false));
 
     private void Post(Command command)
     {
@@ -204,12 +204,12 @@ internal sealed unsafe class RelayLoop : IDisposable
             }
             catch (Exception e)
             {
-                c.Side.SideActor.Tell(new SocketSideFault(c.Socket, e));
+                c.Side.SideActor.Tell(new SocketFault(c.Socket, e));
             }
         }
     }
 
-    private void AttachNow(SocketSide side, Socket socket)
+    private void AttachNow(EpollSide side, Socket socket)
     {
         if (side.LoopToken != 0) Detach(side);         // a re-bind replaces the side's socket
         var added = false;
@@ -238,7 +238,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         Interlocked.Increment(ref _attached);
     }
 
-    private void Detach(SocketSide side)
+    private void Detach(EpollSide side)
     {
         var socket = side.LoopSocket!;
         EpollControl(_epoll, EPOLL_CTL_DEL, side.LoopFd, 0);
@@ -252,7 +252,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         Interlocked.Decrement(ref _attached);
     }
 
-    private void CloseNow(SocketSide side, Socket socket, Action? closed)
+    private void CloseNow(EpollSide side, Socket socket, Action? closed)
     {
         if (side.LoopToken != 0 && ReferenceEquals(side.LoopSocket, socket)) Detach(side);
         socket.Dispose();
@@ -270,7 +270,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// socket (a packet every 20 ms) gets one recvfrom, which costs less than a recvmmsg of one; whatever else is
     /// queued makes epoll report it again in the next round.
     /// </summary>
-    private void Receive(SocketSide side)
+    private void Receive(EpollSide side)
     {
         var busy = _behind || side.LoopLastRound == _round - 1;
         side.LoopLastRound = _round;
@@ -308,21 +308,14 @@ internal sealed unsafe class RelayLoop : IDisposable
         for (var i = 0; i < n; i++)
         {
             var length = (int)_rx[i].Length;
-            var datagram = new ReadOnlySpan<byte>(_buffers + i * _stride, length);
-            var name = new ReadOnlySpan<byte>(_names + i * SockaddrSize, (int)Math.Min(_rx[i].Header.NameLength, SockaddrSize));
             if (staleBefore != long.MinValue && ReceivedAtNs(i) is var at && at != 0 && at < staleBefore)
             {
-                side.Counters.OnReceived(length, side.Spec.Clock.NowMs);
-                side.Drop(DropReason.Late);
+                side.DropReceived(length, DropReason.Late);
                 continue;
             }
-            if (!TryReadSource(name, out var source))
-            {
-                side.Counters.OnReceived(length, side.Spec.Clock.NowMs);
-                side.Drop(DropReason.InvalidSource);
-                continue;
-            }
-            var admitted = side.Admit(datagram, source, name);
+            var datagram = new ReadOnlySpan<byte>(_buffers + i * _stride, length);
+            var name = new ReadOnlySpan<byte>(_names + i * SockaddrSize, (int)Math.Min(_rx[i].Header.NameLength, SockaddrSize));
+            var admitted = side.Admit(datagram, FamilyOf(name), name);
             if (admitted is null) continue;
             target = admitted;  // one sibling, one latched target for the whole batch
             _txIov[count].Base = _buffers + i * _stride;
@@ -330,11 +323,11 @@ internal sealed unsafe class RelayLoop : IDisposable
             _txLength[count] = length;
             count++;
         }
-        if (count > 0) Send((SocketSide)side.Sibling!, target!, count, side);
+        if (count > 0) Send(side.Sibling!, target!, count, side);
     }
 
     /// <summary>Sends the admitted datagrams out of the sibling's socket to its latched source.</summary>
-    private void Send(SocketSide sibling, LatchedTarget target, int count, SocketSide from)
+    private void Send(EpollSide sibling, LatchedTarget target, int count, EpollSide from)
     {
         if (sibling.LoopToken == 0)
         {
@@ -350,7 +343,7 @@ internal sealed unsafe class RelayLoop : IDisposable
             {
                 if (sendto(sibling.LoopFd, _txIov[0].Base, _txIov[0].Length, MSG_DONTWAIT, name, (uint)native.Length) >= 0)
                 {
-                    from.Counters.OnForwarded(_txLength[0]);
+                    from.Forwarded(_txLength[0]);
                     return;
                 }
                 if (Errno() != EINTR) break;
@@ -369,7 +362,7 @@ internal sealed unsafe class RelayLoop : IDisposable
             var sent = sendmmsg(sibling.LoopFd, _tx + done, (uint)(count - done), MSG_DONTWAIT);
             if (sent > 0)
             {
-                for (var j = done; j < done + sent; j++) from.Counters.OnForwarded(_txLength[j]);
+                for (var j = done; j < done + sent; j++) from.Forwarded(_txLength[j]);
                 done += sent;
                 continue;
             }
@@ -386,7 +379,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         }
     }
 
-    private void ReceiveFailed(SocketSide side, int error)
+    private void ReceiveFailed(EpollSide side, int error)
     {
         switch (error)
         {
@@ -398,7 +391,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         // The socket is unusable: close it here (it is attached) and let its actor bind the port again.
         var socket = side.LoopSocket!;
         CloseNow(side, socket, null);
-        side.SideActor.Tell(new SocketSideFault(socket, new SocketException(error)));
+        side.SideActor.Tell(new SocketFault(socket, new SocketException(error)));
     }
 
     /// <summary>
@@ -406,7 +399,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// calm reads: stamping costs every read of the socket a little, which only a socket that may be late should pay.
     /// Datagrams queued before stamping began are stamped when read (they look fresh): shedding starts with the next batch.
     /// </summary>
-    private static void Stamp(SocketSide side, bool busy)
+    private static void Stamp(EpollSide side, bool busy)
     {
         const int CalmReadsBeforeUnstamping = 256;
         if (busy)
@@ -433,25 +426,6 @@ internal sealed unsafe class RelayLoop : IDisposable
         return *(long*)(cmsg + 16) * 1_000_000_000 + *(long*)(cmsg + 24);
     }
 
-    /// <summary>Reads a Linux sockaddr_in / sockaddr_in6 as received.</summary>
-    private static bool TryReadSource(ReadOnlySpan<byte> name, out PacketSource source)
-    {
-        source = default;
-        if (name.Length < 16) return false;
-        var port = BinaryPrimitives.ReadUInt16BigEndian(name.Slice(2, 2));
-        switch (MemoryMarshal.Read<ushort>(name))
-        {
-            case AF_INET:
-                source = PacketSource.FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(name.Slice(4, 4)), port);
-                return true;
-            case AF_INET6 when name.Length >= SockaddrSize:
-                source = new PacketSource(BinaryPrimitives.ReadUInt128BigEndian(name.Slice(8, 16)), port);
-                return true;
-            default:
-                return false;
-        }
-    }
-
     // ---- stop --------------------------------------------------------------------------------
 
     /// <summary>Stops the thread; sockets still attached, and any close still queued, are closed first.</summary>
@@ -466,44 +440,11 @@ internal sealed unsafe class RelayLoop : IDisposable
         if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(10));
     }
 
-    private sealed class Command(SocketSide side, Socket socket, Action? closed, bool attach)
+    private sealed class Command(EpollSide side, Socket socket, Action? closed, bool attach)
     {
-        public SocketSide Side { get; } = side;
+        public EpollSide Side { get; } = side;
         public Socket Socket { get; } = socket;
         public Action? Closed { get; } = closed;
         public bool IsAttach { get; } = attach;
-    }
-}
-
-/// <summary>
-/// The relay loops of one node: channels are spread over them round-robin (both sides of a channel on one loop).
-/// </summary>
-internal sealed class RelayLoops : IDisposable
-{
-    private readonly RelayLoop[] _loops;
-    private int _next = -1;
-
-    public RelayLoops(int count, int maxDatagram, TimeSpan maxQueueDelay, string name = "relay-loop")
-    {
-        _loops = new RelayLoop[Math.Max(1, count)];
-        try
-        {
-            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram, maxQueueDelay);
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
-    }
-
-    public int Count => _loops.Length;
-    public IReadOnlyList<RelayLoop> Loops => _loops;
-
-    public RelayLoop Next() => _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
-
-    public void Dispose()
-    {
-        foreach (var loop in _loops) loop?.Dispose();
     }
 }

@@ -1,9 +1,10 @@
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace ActorRelay.Sides;
+namespace ActorRelay.RelayLoops;
 
 /// <summary>
-/// The few Linux system calls the relay loop needs (epoll, eventfd, recvmmsg, sendmmsg), declared for
+/// The few Linux system calls the relay loop needs (epoll, eventfd, recvfrom/recvmmsg, sendto/sendmmsg), declared for
 /// 64-bit Linux (x64 and arm64, the layouts below). Everything is blittable: no marshalling per call.
 /// Declared without SetLastError (whose stub adds two native calls to every call, on the per-packet path):
 /// a caller reads <see cref="Errno"/> right after a call that failed, which is what that stub does too.
@@ -16,13 +17,13 @@ internal static unsafe partial class LinuxUdp
         RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
 
     public const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
-    public const uint EPOLLIN = 0x001, EPOLLERR = 0x008, EPOLLHUP = 0x010;
+    public const uint EPOLLIN = 0x001;
     public const int EPOLL_CLOEXEC = 0x80000;
     public const int EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
-    public const int MSG_DONTWAIT = 0x40, MSG_TRUNC = 0x20;
+    public const int MSG_DONTWAIT = 0x40;
 
-    public const int EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EINVAL = 22, ENOTSOCK = 88, EMSGSIZE = 90,
-        ENETUNREACH = 101, ECONNRESET = 104, ENOBUFS = 105, ECONNREFUSED = 111, EHOSTUNREACH = 113, EPERM = 1;
+    public const int EINTR = 4, EAGAIN = 11, ENOMEM = 12, ENETUNREACH = 101, ECONNRESET = 104, ENOBUFS = 105,
+        ECONNREFUSED = 111, EHOSTUNREACH = 113;
 
     /// <summary>SOL_SOCKET and SO_TIMESTAMPNS (= SCM_TIMESTAMPNS): the kernel's receive time of each datagram, as a timespec.</summary>
     public const int SOL_SOCKET = 1, SO_TIMESTAMPNS = 35;
@@ -99,25 +100,19 @@ internal static unsafe partial class LinuxUdp
     [LibraryImport("libc")]
     public static partial nint sendto(int fd, byte* buf, nuint len, int flags, byte* addr, uint addrlen);
 
-    // Used by the benchmark's load generator.
+    /// <summary>The family of a sockaddr as Linux stores it (sa_family, host byte order, at offset 0).</summary>
+    public static AddressFamily FamilyOf(ReadOnlySpan<byte> name) =>
+        name.Length < 2 ? AddressFamily.Unknown : MemoryMarshal.Read<ushort>(name) switch
+        {
+            AF_INET => AddressFamily.InterNetwork,
+            AF_INET6 => AddressFamily.InterNetworkV6,
+            _ => AddressFamily.Unknown,
+        };
 
-    /// <summary>epoll_wait with a nanosecond timeout (Linux 5.11+, glibc 2.35+).</summary>
-    [LibraryImport("libc")]
-    public static partial int epoll_pwait2(int epfd, byte* events, int maxEvents, TimeSpec* timeout, void* sigmask);
-
-    [LibraryImport("libc")]
-    public static partial int gettid();
-
-    [StructLayout(LayoutKind.Sequential)]
-    public struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    /// <summary>Adds or removes <paramref name="fd"/> in an epoll set, watching for input, with <paramref name="data"/> as its token.</summary>
+    /// <summary>The error of the last failed call on this thread.</summary>
     public static int Errno() => Marshal.GetLastSystemError();
 
+    /// <summary>Adds or removes <paramref name="fd"/> in an epoll set, watching for input, with <paramref name="data"/> as its token.</summary>
     public static int EpollControl(int epfd, int op, int fd, ulong data)
     {
         var ev = stackalloc byte[16];

@@ -1,14 +1,16 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.TestKit.Xunit2;
-using ActorRelay.Latching;
 using ActorRelay.Protocol;
+using ActorRelay.RelayLoops;
+using ActorRelay.Settings;
 using ActorRelay.Sides;
+using ActorRelay.Sides.Epoll;
 using ActorRelay.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace ActorRelay.Tests.Sides;
+namespace ActorRelay.Tests.RelayLoops;
 
 /// <summary>The relay loop on its own: batches, ordering, closing on its thread, stopping with sockets attached.</summary>
 public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: output)
@@ -16,16 +18,20 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
     private readonly (int Min, int Max) _ports = TestPorts.Block(6);
 
-    private (SocketSide Left, SocketSide Right) Channel(RelayLoop loop, int leftPort, int maxDatagram = 1500, bool start = true)
+    private EpollSide Side(RelayLoop loop, Side side, int port, int maxDatagram = 1500)
     {
+        var settings = RelaySettings.Default with { MaxDatagram = maxDatagram };
         var channel = CreateTestProbe();
-        SocketSide Side(Side side, int port) => new(
-            new SideSpec("loop", side, new IPEndPoint(IPAddress.Loopback, port), LatchPolicy.Default, maxDatagram, 0, 0, RelayClock.System, loop),
-            SocketBinder.Bind(new IPEndPoint(IPAddress.Loopback, port), 0, 0), channel.Ref, channel.Ref);
-        var l = Side(ActorRelay.Protocol.Side.Left, leftPort);
-        var r = Side(ActorRelay.Protocol.Side.Right, leftPort + 1);
-        l.Sibling = r;
-        r.Sibling = l;
+        return new EpollSide(new SideSpec("loop", side, new IPEndPoint(IPAddress.Loopback, port), settings.Latch, settings, RelayClock.System, loop),
+            SideSockets.Bind(new IPEndPoint(IPAddress.Loopback, port), 0, 0), loop, channel.Ref, channel.Ref);
+    }
+
+    private (EpollSide Left, EpollSide Right) Channel(RelayLoop loop, int leftPort, int maxDatagram = 1500, bool start = true)
+    {
+        var l = Side(loop, ActorRelay.Protocol.Side.Left, leftPort, maxDatagram);
+        var r = Side(loop, ActorRelay.Protocol.Side.Right, leftPort + 1, maxDatagram);
+        l.ConnectSibling(r);
+        r.ConnectSibling(l);
         if (start)
         {
             l.Start();
@@ -34,7 +40,7 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         return (l, r);
     }
 
-    private static async Task LatchAsync(SocketSide l, SocketSide r, UdpPeer a, UdpPeer b)
+    private static async Task LatchAsync(EpollSide l, EpollSide r, UdpPeer a, UdpPeer b)
     {
         a.SendTo(new RelayEndpoint("127.0.0.1", l.LocalEndPoint.Port), [1]);
         b.SendTo(new RelayEndpoint("127.0.0.1", r.LocalEndPoint.Port), [2]);
@@ -59,7 +65,7 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
     }
 
     /// <summary>Queues datagrams on the left port before the loop sees it, then starts both sides and waits until all are read.</summary>
-    private async Task QueueThenStartAsync(SocketSide l, SocketSide r, int queued)
+    private async Task QueueThenStartAsync(EpollSide l, EpollSide r, int queued)
     {
         using var a = new UdpPeer();
         for (var i = 0; i < queued; i++) a.SendTo(new RelayEndpoint("127.0.0.1", l.LocalEndPoint.Port), BitConverter.GetBytes(i));
@@ -144,10 +150,7 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
     public async Task A_close_after_the_loop_stopped_closes_at_once()
     {
         var loop = new RelayLoop("spec-loop", 1500);
-        var channel = CreateTestProbe();
-        var socket = SocketBinder.Bind(new IPEndPoint(IPAddress.Loopback, _ports.Min), 0, 0);
-        var side = new SocketSide(new SideSpec("loop", Side.Left, new IPEndPoint(IPAddress.Loopback, _ports.Min), LatchPolicy.Default,
-            1500, 0, 0, RelayClock.System, loop), socket, channel.Ref, channel.Ref);
+        var side = Side(loop, ActorRelay.Protocol.Side.Left, _ports.Min);
         loop.Dispose();
         var closed = new TaskCompletionSource();
         side.CloseSocket(closed.SetResult);

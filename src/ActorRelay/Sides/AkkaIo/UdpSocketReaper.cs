@@ -1,11 +1,11 @@
 using Akka.Actor;
 using Akka.IO;
 
-namespace ActorRelay.Sides;
+namespace ActorRelay.Sides.AkkaIo;
 
 /// <summary>
 /// Frees the sockets of an Akka.IO listener whose handler (an akka-io side) stopped without an orderly
-/// Unbind — the case where Akka.IO leaks the port (shared/reference/akka.md, trap 1). The reaper asks the
+/// Unbind — the case where Akka.IO leaks the port (its listener closes only connected sockets). The reaper asks the
 /// listener to Unbind and closes the side's sockets itself once the listener has terminated, never while
 /// it is alive (closing under a live listener makes it restart and bind the port again). A system actor,
 /// so it outlives the sides and channels it cleans up after.
@@ -28,7 +28,7 @@ internal sealed class UdpSocketReaper : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(t => Dispose(t.ActorRef));
         Receive<GiveUp>(g => Dispose(g.Listener)); // a listener stuck for seconds: close anyway
-        Receive<Udp.Unbound>(_ => { });
+        Receive<Udp.Unbound>(_ => { }); // the listener's answer; its Terminated follows and does the work
     }
 
     private void Dispose(IActorRef listener)
@@ -45,7 +45,8 @@ internal sealed class UdpSocketReaper : ReceiveActor, IWithTimers
         _pending.Clear();
     }
 
-    public sealed record Reap(IActorRef Listener, TrackingSocketCreator Sockets) : INoSerializationVerificationNeeded;
+    /// <summary>Hands over the sockets of a side that stopped abruptly, with the listener that may still use them.</summary>
+    public sealed record Reap(IActorRef Listener, TrackingSocketCreator Sockets) : ILiveHandoff;
 
     private sealed record GiveUp(IActorRef Listener);
 

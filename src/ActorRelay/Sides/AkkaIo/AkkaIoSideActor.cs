@@ -3,36 +3,35 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
-using ActorRelay.Latching;
 using ActorRelay.Protocol;
 
-namespace ActorRelay.Sides;
+namespace ActorRelay.Sides.AkkaIo;
 
 /// <summary>
 /// A side on the <c>akka-io</c> transport: Akka.IO <see cref="Udp.Bind"/>, every datagram an actor message.
-/// Handles every trap of Akka.IO UDP (shared/reference/akka.md):
+/// Handles the traps of Akka.IO's UDP listener:
 /// <list type="bullet">
-/// <item>Bind failure: <see cref="Tcp.CommandFailed"/> is the result; the <c>Bound(null)</c> that follows is ignored.</item>
-/// <item>Stopping while bound leaks the port: the side always Unbinds and waits for Unbound before it stops,
-///   and its handlers never throw (a failure turns into that same orderly close), so the listener's death
-///   pact never fires while it holds a socket.</item>
-/// <item>A failed send restarts the listener and leaks its socket: targets are validated before each send;
-///   if the listener still dies, the side disposes every socket it created (it creates them itself, through
+/// <item>Bind failure: <see cref="Udp.CommandFailed"/> is the result and carries no cause, so the side asks the OS
+///   why (<see cref="SideSockets.Diagnose"/>); the <c>Bound(null)</c> that follows is ignored.</item>
+/// <item>A listener stopped without Unbind keeps its port bound (it closes only connected sockets): the side always
+///   Unbinds and waits for Unbound before it stops, and its handlers never throw (a failure turns into that same
+///   orderly close), so the listener's death pact on the side never fires while it holds a socket.</item>
+/// <item>A failed send restarts the listener, which leaks its socket: targets are validated before each send; if
+///   the listener still dies, the side disposes every socket it created (it creates them itself, through
 ///   <see cref="TrackingSocketCreator"/>) and binds the same port again.</item>
-/// <item>Truncation: the buffer is relay.max-datagram + 1, so a full buffer means oversize (dropped, counted).</item>
+/// <item>Truncation: Linux silently truncates a datagram longer than Akka.IO's buffer; the buffer is
+///   relay.max-datagram + 1, so a full buffer means oversize (dropped, counted).</item>
 /// </list>
-/// States: Binding → Bound (waiting for sibling) → Relaying → Closing.
+/// States: Binding → Bound (waiting for the sibling) → Relaying → Closing.
 /// </summary>
 internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
 {
-    private const int MaxRecoveries = 3;
-    private static readonly TimeSpan UnbindTimeout = TimeSpan.FromSeconds(3);
-
     private readonly SideSpec _spec;
     private readonly IActorRef _channel;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TrackingSocketCreator _sockets;
-    private readonly Path _path;
+    private readonly AkkaIoSide _path;
+    private readonly IActorRef _udpManager;
     private IActorRef? _listener;
     private IPEndPoint? _local;
     private IActorRef? _closeRequester;
@@ -41,28 +40,26 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    private readonly IActorRef _udpManager;
-
-    /// <param name="udpManager">The Akka.IO UDP manager; tests pass a probe that stands in for it and for the listener.</param>
+    /// <param name="udpManager">The Akka.IO UDP manager the side binds through (the system's, unless given).</param>
     public AkkaIoSideActor(SideSpec spec, IActorRef channel, IActorRef? udpManager = null)
     {
         _spec = spec;
         _channel = channel;
         _udpManager = udpManager ?? Udp.Instance.Apply(Context.System).Manager;
         _sockets = UdpSocketReaper.NewSocketCreator(Context.System);
-        _path = new Path(spec, channel, Self);
+        _path = new AkkaIoSide(spec, channel, Self);
         Binding();
     }
 
     public static Props Props(SideSpec spec, IActorRef channel, IActorRef? udpManager = null) =>
         Akka.Actor.Props.Create(() => new AkkaIoSideActor(spec, channel, udpManager)).WithMailbox(Channels.CompactMailbox.ConfigPath);
 
-    protected override void PreStart() => SendBind(_spec.Bind);
+    protected override void PreStart() => SendBind(SideSockets.Usable(_spec.Bind));
 
     private void SendBind(IPEndPoint at)
     {
         var options = new List<Inet.SocketOption> { _sockets };
-        if (_spec.ReceiveBuffer > 0) options.Add(new Inet.SO.ReceiveBufferSize(_spec.ReceiveBuffer));
+        if (_spec.Settings.SocketReceiveBuffer > 0) options.Add(new Inet.SO.ReceiveBufferSize(_spec.Settings.SocketReceiveBuffer));
         _udpManager.Tell(new Udp.Bind(Self, at, options));
     }
 
@@ -70,7 +67,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
 
     private void Binding()
     {
-        Receive<Udp.Bound>(b => b.LocalAddress is null, _ => { }); // follows CommandFailed(Bind): ignore
+        Receive<Udp.Bound>(b => b.LocalAddress is null, _ => { }); // follows CommandFailed(Bind): the failure was handled
         Receive<Udp.Bound>(b =>
         {
             _listener = Sender;
@@ -87,12 +84,15 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
             _channel.Tell(new SideBound(_spec.Side, _local, _path));
             Become(Bound);
         });
-        Receive<Udp.CommandFailed>(f =>
+        Receive<Udp.CommandFailed>(_ =>
         {
             _sockets.DisposeAll();
             if (_recovering) throw new SideFailedException($"could not re-bind port {_spec.Bind.Port} after the Akka.IO listener died");
-            _channel.Tell(new SideBindFailed(_spec.Side, _spec.Bind.Port, SocketError.AddressAlreadyInUse,
-                $"Failed to bind on port {_spec.Bind.Port} ({_spec.Bind})"));
+            var at = SideSockets.Usable(_spec.Bind);
+            var error = SideSockets.Diagnose(at);
+            var why = error == SocketError.Success ? "Akka.IO refused the bind, and the port binds now" : new SocketException((int)error).Message;
+            _channel.Tell(new SideBindFailed(_spec.Side, _spec.Bind.Port,
+                error == SocketError.Success ? SocketError.SocketError : error, $"Failed to bind on port {_spec.Bind.Port} ({at}): {why}"));
             Context.Stop(Self);
         });
         Receive<CloseSide>(_ => { _closeRequester = Sender; BeginClose(); });
@@ -100,15 +100,15 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
 
     private void Bound()
     {
-        Receive<ConnectSibling>(c => { _path.Sibling = c.Sibling; Become(Relaying); });
-        Receive<Udp.Received>(r => Admit(r)); // latch before the sibling is known; relaying starts at ConnectSibling
+        Receive<StartRelaying>(_ => Become(Relaying));
+        Receive<Udp.Received>(Admit); // latch before the sibling relays; relaying starts once the channel connected both
         ListenerSupervision();
         Receive<CloseSide>(_ => { _closeRequester = Sender; BeginClose(); });
     }
 
     private void Relaying()
     {
-        Receive<Udp.Received>(r => Admit(r));
+        Receive<Udp.Received>(Admit);
         ListenerSupervision();
         Receive<CloseSide>(_ => { _closeRequester = Sender; BeginClose(); });
     }
@@ -121,10 +121,15 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
         Receive<UnbindTimedOut>(_ =>
         {
             _log.Warning("Channel {Channel} side {Side}: no Unbound within {Timeout}; closing the socket directly",
-                _spec.ChannelId, _spec.Side, UnbindTimeout);
+                _spec.ChannelId, _spec.Side, _spec.Settings.UnbindTimeout);
             FinishClose();
         });
-        ReceiveAny(_ => { }); // datagrams still in flight, payloads, a second CloseSide
+        // closing already: datagrams still in flight, a late start or bind result, a second close change nothing
+        Receive<Udp.Received>(_ => { });
+        Receive<StartRelaying>(_ => { });
+        Receive<Udp.Bound>(_ => { });
+        Receive<Udp.CommandFailed>(_ => { });
+        Receive<CloseSide>(_ => { });
     }
 
     private void ListenerSupervision()
@@ -148,22 +153,21 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     /// </summary>
     private void Admit(Udp.Received r)
     {
-        var source = r.Sender is IPEndPoint ep ? PacketSource.From(ep) : default;
-        var target = _path.Admit(r.Data.ToReadOnlySpan(), source, default);
+        var target = _path.Admit(r.Data.ToReadOnlySpan(), r.Sender as IPEndPoint);
         if (target is null) return;
-        var sibling = (Path)_path.Sibling!;
+        var sibling = _path.Sibling!;
         if (sibling.Outlet is not { } outlet || SendTarget(outlet.Family, target.EndPoint) is not { } to)
         {
             _path.Drop(DropReason.SendFailed);
             return;
         }
-        _path.Counters.OnForwarded(r.Data.Count);
-        outlet.Listener.Tell(Udp.Send.Create(r.Data, to), sibling.Actor);
+        _path.Forwarded(r.Data.Count);
+        outlet.Listener.Tell(Udp.Send.Create(r.Data, to), sibling.SideActor);
     }
 
     /// <summary>
     /// The target as a socket of <paramref name="family"/> can send to it, or null. Validated before Udp.Send: one
-    /// failed SendTo restarts the listener and costs the port (trap 2).
+    /// failed SendTo restarts the listener and costs the port.
     /// </summary>
     internal static IPEndPoint? SendTarget(AddressFamily family, IPEndPoint target)
     {
@@ -195,16 +199,16 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
 
     private void Recover()
     {
-        // The listener died without Unbind (a failed send restarted it): its socket is still open (trap 1/2).
+        // The listener died without Unbind (a failed send restarted it): its socket is still open.
         _listener = null;
         _path.Outlet = null;
         _sockets.DisposeAll();
-        if (++_recoveries > MaxRecoveries)
+        if (++_recoveries > _spec.Settings.RecoveryAttempts)
             throw new SideFailedException($"Akka.IO listener died {_recoveries} times");
         _log.Warning("Channel {Channel} side {Side}: Akka.IO listener died; re-binding port {Port}",
             _spec.ChannelId, _spec.Side, _local?.Port);
         _recovering = true;
-        SendBind(_local ?? _spec.Bind);
+        SendBind(_local ?? SideSockets.Usable(_spec.Bind));
         Become(Binding);
     }
 
@@ -213,7 +217,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
         Become(Closing);
         if (_listener is null) { FinishClose(); return; }
         _listener.Tell(Udp.Unbind.Instance, Self);
-        Timers.StartSingleTimer(UnbindTimedOut.Instance, UnbindTimedOut.Instance, UnbindTimeout);
+        Timers.StartSingleTimer(UnbindTimedOut.Instance, UnbindTimedOut.Instance, _spec.Settings.UnbindTimeout);
     }
 
     private void FinishClose()
@@ -237,39 +241,44 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     {
         public static readonly UnbindTimedOut Instance = new();
     }
+}
 
-    /// <summary>The akka-io data path: the shared admission logic, this side's actor, and the listener its sibling sends through.</summary>
-    internal sealed class Path(SideSpec spec, IActorRef channel, IActorRef self) : SideDataPath(spec, channel, self)
-    {
-        private volatile Outlet? _outlet;
+/// <summary>
+/// The akka-io data path: the shared admission, this side's actor, and the listener its sibling sends through.
+/// <para>Threads: the side actor alone admits and counts (each datagram is a message to it); it writes
+/// <see cref="Outlet"/>, which the sibling actor reads (volatile) when it relays a datagram out of this side's
+/// socket.</para>
+/// </summary>
+internal sealed class AkkaIoSide(SideSpec spec, IActorRef channel, IActorRef self) : SideDataPath<AkkaIoSide>(spec, channel, self)
+{
+    private volatile Outlet? _outlet;
 
-        public IActorRef Actor { get; } = self;
-
-        /// <summary>This side's listener and socket family while it is bound; null while binding, recovering or closing.</summary>
-        public Outlet? Outlet { get => _outlet; set => _outlet = value; }
-    }
+    /// <summary>This side's listener and socket family while it is bound; null while binding, recovering or closing.</summary>
+    public Outlet? Outlet { get => _outlet; set => _outlet = value; }
 }
 
 /// <summary>The listener that owns a side's socket, and the socket's address family.</summary>
 internal sealed record Outlet(IActorRef Listener, AddressFamily Family);
 
-/// <summary>Side → channel: the side failed and is closing its port.</summary>
-internal sealed record SideFailed(Side Side, string Why);
-
 /// <summary>
-/// Creates the Akka.IO listener's socket for us (dual-stack for IPv6) and remembers it, so the side can
-/// close a socket the listener leaked.
+/// Creates the Akka.IO listener's socket for the side (through <see cref="SideSockets"/>, dual-stack for IPv6) and
+/// remembers it, so the side can close a socket the listener leaked. Once retired, a socket it is still asked for
+/// is closed at once: the listener's bind then fails instead of holding a port nobody will close.
 /// </summary>
 internal sealed class TrackingSocketCreator(System.Collections.Concurrent.ConcurrentDictionary<TrackingSocketCreator, byte>? live = null)
     : Inet.DatagramChannelCreator
 {
     private readonly List<Socket> _created = new();
+    private bool _retired;
 
     public override Socket Create(AddressFamily addressFamily)
     {
-        var s = new Socket(addressFamily, SocketType.Dgram, ProtocolType.Udp);
-        if (addressFamily == AddressFamily.InterNetworkV6) s.DualMode = true;
-        lock (_created) _created.Add(s);
+        var s = SideSockets.Create(addressFamily);
+        lock (_created)
+        {
+            if (_retired) s.Dispose();
+            else _created.Add(s);
+        }
         return s;
     }
 
@@ -283,9 +292,10 @@ internal sealed class TrackingSocketCreator(System.Collections.Concurrent.Concur
         }
     }
 
-    /// <summary>The side is gone for good: close everything and stop tracking.</summary>
+    /// <summary>The side is gone for good: close everything, close what is created later, and stop tracking.</summary>
     public void Retire()
     {
+        lock (_created) _retired = true;
         DisposeAll();
         live?.TryRemove(this, out _);
     }

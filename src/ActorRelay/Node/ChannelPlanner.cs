@@ -1,0 +1,73 @@
+using System.Net;
+using ActorRelay.Channels;
+using ActorRelay.Latching;
+using ActorRelay.Protocol;
+using ActorRelay.RelayLoops;
+using ActorRelay.Settings;
+
+namespace ActorRelay.Node;
+
+/// <summary>Checks an <see cref="OpenChannel"/> request and turns it, with the node's settings and ports, into a <see cref="ChannelSpec"/>. Pure.</summary>
+internal static class ChannelPlanner
+{
+    public const int MaxChannelIdLength = 128;
+
+    /// <summary>Why the request cannot be served, or null when it is well formed.</summary>
+    public static (RejectReason Reason, string Message)? Validate(OpenChannel o)
+    {
+        if (string.IsNullOrWhiteSpace(o.ChannelId)) return (RejectReason.InvalidRequest, "ChannelId must not be empty");
+        if (o.ChannelId.Length > MaxChannelIdLength) return (RejectReason.InvalidRequest, $"ChannelId is longer than {MaxChannelIdLength} characters");
+        foreach (var (name, side) in new[] { ("left", o.Left), ("right", o.Right) })
+        {
+            if (side?.Port is { } p && (p < 1 || p > 65535))
+                return (RejectReason.PortOutOfRange, $"Invalid port number: {p} ({name}; must be 1..65535)");
+            if (side?.BindAddress is { } a && !IPAddress.TryParse(a.Trim('[', ']'), out _))
+                return (RejectReason.InvalidRequest, $"{name} bind address is not an IP address: \"{a}\"");
+            if (side?.ExpectedSource is { } x && !SourceFilter.TryParse(x, out _, out var why))
+                return (RejectReason.InvalidRequest, $"{name} expected source: {why}");
+        }
+        if (o.Left?.Port is { } l && l == o.Right?.Port)
+            return (RejectReason.InvalidRequest, $"left and right must use different ports, both are {l}");
+        if (o.Options is { } opt)
+        {
+            if (opt.LatchMode is { } m && !Enum.IsDefined(m)) return (RejectReason.InvalidRequest, $"unknown latch mode {m}");
+            if (opt.IdleTimeout < TimeSpan.Zero || opt.SetupTimeout < TimeSpan.Zero || opt.MaxLifetime < TimeSpan.Zero ||
+                opt.LearningWindow < TimeSpan.Zero)
+                return (RejectReason.InvalidRequest, "timeouts must be >= 0");
+            if (opt.Probation is < 1 or > 64) return (RejectReason.InvalidRequest, "probation must be in 1..64");
+        }
+        return null;
+    }
+
+    /// <summary>The channel a validated request asks for, on the ports the node took for it.</summary>
+    public static ChannelSpec Plan(OpenChannel o, int leftPort, int rightPort, RelaySettings settings, RelayClock clock, RelayLoop? loop)
+    {
+        var options = o.Options ?? new ChannelOptions();
+        var policy = new LatchPolicy(options.LatchMode ?? settings.LatchMode, options.LearningWindow ?? settings.LearningWindow,
+            options.Probation ?? settings.Probation, settings.MaxSequenceJump);
+        var leftBind = BindAddress(o.Left, settings);
+        var rightBind = BindAddress(o.Right, settings);
+        return new ChannelSpec(
+            o.ChannelId,
+            new IPEndPoint(leftBind, leftPort),
+            new IPEndPoint(rightBind, rightPort),
+            LeftPortFromPool: o.Left?.Port is null,
+            RightPortFromPool: o.Right?.Port is null,
+            o.Left?.BindAddress is not null ? leftBind : settings.AdvertiseAddress,
+            o.Right?.BindAddress is not null ? rightBind : settings.AdvertiseAddress,
+            Expected(o.Left) is { } leftExpected ? policy with { Expected = leftExpected } : policy,
+            Expected(o.Right) is { } rightExpected ? policy with { Expected = rightExpected } : policy,
+            options.IdleTimeout ?? settings.IdleTimeout,
+            options.SetupTimeout ?? settings.SetupTimeout,
+            options.MaxLifetime ?? settings.MaxLifetime,
+            settings,
+            clock,
+            loop);
+    }
+
+    private static SourceFilter? Expected(SideRequest? side) =>
+        side?.ExpectedSource is { } text && SourceFilter.TryParse(text, out var f, out _) ? f : null;
+
+    private static IPAddress BindAddress(SideRequest? side, RelaySettings settings) =>
+        side?.BindAddress is { } text ? IPAddress.Parse(text.Trim('[', ']')) : settings.BindAddress;
+}

@@ -1,0 +1,37 @@
+namespace ActorRelay.RelayLoops;
+
+/// <summary>
+/// The relay loops of one node, a service the node owns for its lifetime: started with the node, stopped after its
+/// last channel (a loop closes the sockets still attached to it when it stops). Channels are spread over the loops
+/// round-robin, both sides of a channel on one loop.
+/// </summary>
+internal sealed class RelayLoopPool : IDisposable
+{
+    private readonly RelayLoop[] _loops;
+    private int _next = -1;
+
+    public RelayLoopPool(int count, int maxDatagram, TimeSpan maxQueueDelay, string name = "relay-loop")
+    {
+        _loops = new RelayLoop[Math.Max(1, count)];
+        try
+        {
+            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram, maxQueueDelay);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public int Count => _loops.Length;
+    public IReadOnlyList<RelayLoop> Loops => _loops;
+
+    /// <summary>The loop for the next channel (any thread).</summary>
+    public RelayLoop Next() => _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
+
+    public void Dispose()
+    {
+        foreach (var loop in _loops) loop?.Dispose();
+    }
+}
