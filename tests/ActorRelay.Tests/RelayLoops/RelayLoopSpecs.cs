@@ -107,6 +107,28 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
     }
 
     [Fact]
+    public async Task After_shedding_the_loop_relays_fresh_datagrams_at_once()
+    {
+        // the loop's wall clock first runs 10 s ahead of the kernel's (every batched datagram looks stale), then agrees
+        var ahead = TimeSpan.FromSeconds(10).Ticks;
+        using var loop = new RelayLoop("spec-loop", 1500, TimeSpan.FromMilliseconds(100),
+            () => (DateTime.UtcNow.Ticks + Volatile.Read(ref ahead) - DateTime.UnixEpoch.Ticks) * 100);
+        var (l, r) = Channel(loop, _ports.Min);
+        using var a = new UdpPeer();
+        using var b = new UdpPeer();
+        await LatchAsync(l, r, a, b);
+        var left = new RelayEndpoint("127.0.0.1", l.LocalEndPoint.Port);
+        for (var i = 0; i < 60; i++) a.SendTo(left, BitConverter.GetBytes(i)); // a backlog: read in batches, shed as late
+        await AwaitAssertAsync(() => Assert.True(l.Counters.Dropped(DropReason.Late) > 0), Wait);
+        await AwaitAssertAsync(() => Assert.Equal(61, l.Counters.PacketsReceived), Wait);
+        Volatile.Write(ref ahead, 0); // the overload is over
+        a.SendTo(left, BitConverter.GetBytes(1000));
+        byte[] got;
+        do { got = await b.ExpectAsync(Wait); } while (BitConverter.ToInt32(got) != 1000); // relayed, not shed
+        Assert.Equal(62, l.Counters.PacketsReceived);
+    }
+
+    [Fact]
     public async Task With_a_wall_clock_that_agrees_a_busy_socket_sheds_nothing()
     {
         using var loop = new RelayLoop("spec-loop", 1500, TimeSpan.FromSeconds(5));
@@ -123,16 +145,22 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
     {
         using var loop = new RelayLoop("spec-loop", 1500);
         var (l, r) = Channel(loop, _ports.Min);
+        using var a = new UdpPeer();
+        using var b = new UdpPeer();
+        await LatchAsync(l, r, a, b);
         await AwaitAssertAsync(() => Assert.Equal(2, loop.Attached), Wait);
         var freed = new TaskCompletionSource<bool>();
         l.CloseSocket(() => freed.SetResult(TestPorts.Bindable(_ports.Min)));
         Assert.True(await freed.Task.WaitAsync(Wait));
         Assert.Equal(1, loop.Attached);
 
-        // the open side still receives; what it would relay to the closed sibling is dropped, not sent
-        using var b = new UdpPeer();
+        // the open side still receives; what it would relay out of its closed sibling's socket to a is dropped
+        // (SendFailed), never sent from another socket
         b.SendTo(new RelayEndpoint("127.0.0.1", r.LocalEndPoint.Port), [9]);
-        await AwaitAssertAsync(() => Assert.Equal(1, r.Counters.PacketsReceived), Wait);
+        await AwaitAssertAsync(() => Assert.Equal(2, r.Counters.PacketsReceived), Wait);
+        Assert.Equal(1, r.Counters.Dropped(DropReason.SendFailed));
+        Assert.Equal(1, r.Counters.PacketsForwarded); // only the latching packet, before the close
+        a.AssertNothingQueued();
     }
 
     [Fact]

@@ -16,7 +16,8 @@ namespace ActorRelay.Tests.Sides;
 /// <summary>The akka-io side against a probe that stands in for the Akka.IO UDP manager and listener.</summary>
 public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(ActorRelay.Settings.RelaySettings.DefaultConfig(), output: output)
 {
-    private static readonly IPEndPoint Local = new(IPAddress.Loopback, 4700);
+    // a port of this test's own (a failed bind is diagnosed by binding it for a moment)
+    private readonly IPEndPoint Local = new(IPAddress.Loopback, ActorRelay.Tests.Support.TestPorts.Block(1).Min);
     private static readonly IPEndPoint Client = new(IPAddress.Parse("198.51.100.10"), 40000);
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(3);
 
@@ -36,7 +37,7 @@ public sealed class AkkaIoSideActorSpecs(ITestOutputHelper output) : TestKit(Act
         return (side, manager, channel, listener);
     }
 
-    private static void Bound(IActorRef side, TestProbe listener) => listener.Send(side, new Udp.Bound(Local));
+    private void Bound(IActorRef side, TestProbe listener) => listener.Send(side, new Udp.Bound(Local));
 
     /// <summary>
     /// A sibling data path that has latched <paramref name="at"/>, with a probe as its actor and, when given, a probe

@@ -47,5 +47,13 @@ public sealed class UdpPeer : IDisposable
         return r.Data;
     }
 
+    /// <summary>
+    /// Asserts that nothing has arrived for this peer. Meaningful after a barrier: on loopback a datagram is queued at
+    /// its receiver during the sender's send call, so once a later packet through the same relay socket has reached
+    /// its genuine peer, anything the relay sent this peer before is already queued here.
+    /// </summary>
+    public void AssertNothingQueued() =>
+        Xunit.Assert.True(_socket.Available == 0, $"{_socket.Available} bytes queued at {Local}: the relay sent this peer something");
+
     public void Dispose() => _socket.Dispose();
 }
