@@ -11,9 +11,18 @@ public sealed class NodeProcess : IDisposable
     private readonly BlockingCollection<string> _lines = new();
     private readonly List<string> _all = new();
 
-    public NodeProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    /// <param name="softFileLimit">Starts the node with this soft open-file limit (through the shell's ulimit), as a
+    /// login session's default of 1024 would.</param>
+    public NodeProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null, int? softFileLimit = null)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(softFileLimit is null ? "dotnet" : "bash")
+            { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        if (softFileLimit is { } limit)
+        {
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add($"ulimit -Sn {limit} && exec dotnet \"$@\"");
+            psi.ArgumentList.Add("node");
+        }
         psi.ArgumentList.Add(NodeDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
@@ -64,6 +73,8 @@ public sealed class NodeProcess : IDisposable
         _process.WaitForExit(); // flush the output readers
         return _process.ExitCode;
     }
+
+    public int Pid => _process.Id;
 
     public void Terminate() => kill(_process.Id, 15);
 

@@ -140,6 +140,7 @@ public sealed class NodeProcessSpecs
         var line = node.WaitForLine(l => l.Contains("Supervisors reach this node at"), Start);
         node.WaitForLine(l => l == "All set.", Start);
         var path = Regex.Match(line, @"akka\.tcp://\S+/user/relay").Value;
+        Assert.StartsWith("akka.tcp://actor-relay@127.0.0.1:", path); // the control plane listens on loopback unless told otherwise
 
         using var supervisor = ActorSystem.Create("sip-server", ConfigurationFactory.ParseString(
             "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }").WithFallback(RelayProtocolSerializer.Config));
@@ -154,6 +155,49 @@ public sealed class NodeProcessSpecs
             Assert.True(closed.Final.Left.PacketsForwarded >= 1 && closed.Final.Right.PacketsForwarded >= 1);
             var status = await relay.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(10));
             Assert.Equal(status.PortsTotal, status.PortsFree);
+        }
+        finally
+        {
+            await supervisor.Terminate();
+        }
+        node.Terminate();
+        Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
+    }
+
+    [Fact]
+    public async Task Bind_advertise_latch_and_remote_host_options_take_effect_and_the_file_limit_is_raised()
+    {
+        var hard = long.Parse(File.ReadLines("/proc/self/limits").First(l => l.StartsWith("Max open files"))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[4]);
+        using var node = new NodeProcess(["--bind", "127.0.0.1", "--advertise", "203.0.113.9", "--latch", "rtp",
+                "--remote-host", "127.0.0.2", "--remote-port", "0"],
+            new Dictionary<string, string> { ["ACTORRELAY__PORTS__MIN"] = "13100", ["ACTORRELAY__PORTS__MAX"] = "13199" },
+            softFileLimit: 1024);
+        var limits = node.WaitForLine(l => l.Contains("Open files: soft limit"), Start);
+        Assert.Contains($"soft limit {hard}, hard limit {hard}", limits);
+        var soft = File.ReadLines($"/proc/{node.Pid}/limits").First(l => l.StartsWith("Max open files"))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[3];
+        Assert.Equal(hard.ToString(), soft);
+        var line = node.WaitForLine(l => l.Contains("Supervisors reach this node at"), Start);
+        node.WaitForLine(l => l == "All set.", Start);
+        var path = Regex.Match(line, @"akka\.tcp://\S+/user/relay").Value;
+        Assert.StartsWith("akka.tcp://actor-relay@127.0.0.2:", path);
+
+        using var supervisor = ActorSystem.Create("sip-server", ConfigurationFactory.ParseString(
+            "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }").WithFallback(RelayProtocolSerializer.Config));
+        try
+        {
+            var relay = await supervisor.ActorSelection(path).ResolveOne(TimeSpan.FromSeconds(10));
+            var opened = await relay.Ask<ChannelOpened>(new OpenChannel("call-7", SubscribeOpener: false), TimeSpan.FromSeconds(10));
+            Assert.Equal("203.0.113.9", opened.Left.Address);   // --advertise
+            Assert.Equal("203.0.113.9", opened.Right.Address);
+            var snapshot = await relay.Ask<ChannelSnapshot>(new GetChannel("call-7"), TimeSpan.FromSeconds(10));
+            Assert.Equal(LatchMode.Rtp, snapshot.LatchMode);     // --latch
+            // --bind 127.0.0.1: the port is taken on that address only, so another loopback address can still bind it
+            using var other = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            other.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), opened.Left.Port));
+            using var same = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            Assert.Throws<SocketException>(() => same.Bind(new IPEndPoint(IPAddress.Loopback, opened.Left.Port)));
         }
         finally
         {

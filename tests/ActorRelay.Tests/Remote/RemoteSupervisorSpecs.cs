@@ -21,6 +21,7 @@ public sealed class RemoteSupervisorSpecs : TestKit
     private readonly (int Min, int Max) _ports = TestPorts.Block();
     private readonly ActorSystem _relaySystem;
     private readonly IActorRef _node;
+    private readonly ManualRelayClock _clock = new();
 
     private static Config Remote(string extra = "") => ConfigurationFactory.ParseString($@"
         akka.actor.provider = remote
@@ -33,7 +34,7 @@ public sealed class RemoteSupervisorSpecs : TestKit
         var relayConfig = Remote().WithFallback(RelaySettings.DefaultConfig());
         _relaySystem = ActorSystem.Create("relay-node", relayConfig);
         var settings = RelaySettings.From(relayConfig) with { PortMin = _ports.Min, PortMax = _ports.Max, BindAddress = IPAddress.Loopback };
-        _node = _relaySystem.ActorOf(RelayNodeActor.Props(settings), "relay");
+        _node = _relaySystem.ActorOf(RelayNodeActor.Props(settings, _clock), "relay");
     }
 
     protected override void AfterAll()
@@ -115,10 +116,13 @@ public sealed class RemoteSupervisorSpecs : TestKit
 
         var watcher = CreateTestProbe();
         Assert.Equal(new Subscribed(null), await node.Ask<Subscribed>(new Subscribe(null, watcher.Ref), Wait));
-        node.Tell(new OpenChannel("timed", Options: new ChannelOptions(IdleTimeout: TimeSpan.FromMilliseconds(300)), SubscribeOpener: false), TestActor);
-        await ExpectMsgAsync<ChannelOpened>(Wait);
+        node.Tell(new OpenChannel("timed", Options: new ChannelOptions(IdleTimeout: TimeSpan.FromSeconds(20)), SubscribeOpener: false), TestActor);
+        var opened = await ExpectMsgAsync<ChannelOpened>(Wait);
+        _clock.Advance(TimeSpan.FromSeconds(21)); // the relay's clock; then the channel checks its deadlines, as its timer would
+        (await _relaySystem.ActorSelection(opened.Channel.Path.ToStringWithoutAddress()).ResolveOne(Wait))
+            .Tell(ActorRelay.Channels.ChannelActor.CheckDeadlines.Instance);
         var timedOut = await watcher.ExpectMsgAsync<ChannelTimedOut>(Wait);
-        Assert.Equal(new ChannelTimedOut("timed", CloseReason.IdleTimeout, TimeSpan.FromMilliseconds(300)), timedOut);
+        Assert.Equal(new ChannelTimedOut("timed", CloseReason.IdleTimeout, TimeSpan.FromSeconds(20)), timedOut);
         Assert.Equal(CloseReason.IdleTimeout, (await watcher.ExpectMsgAsync<ChannelClosed>(Wait)).Reason);
         Assert.Equal(new Unsubscribed(null), await node.Ask<Unsubscribed>(new Unsubscribe(null, watcher.Ref), Wait));
         ExpectNoMsg(TimeSpan.FromMilliseconds(100));

@@ -80,6 +80,27 @@ public abstract class SocketSideActorSpecs : TestKit
     }
 
     [Fact]
+    public void After_the_configured_recovery_attempts_a_failing_side_gives_up_and_frees_its_port()
+    {
+        var channel = CreateTestProbe();
+        // the side's parent stops a child that throws, as its channel does
+        var side = ChildActorOf(SocketSideActor.Props(Spec(Side.Left, _ports.Min), channel.Ref), "side",
+            new OneForOneStrategy(_ => Directive.Stop));
+        var path = (ISocketDataPath)channel.ExpectMsg<SideBound>().DataPath;
+        path.ConnectSibling(path); // relays to itself: enough to start it
+        side.Tell(StartRelaying.Instance);
+        Watch(side);
+        for (var i = 1; i <= RelaySettings.Default.RecoveryAttempts; i++)
+        {
+            side.Tell(new SocketFault(path.Socket, new SocketException((int)SocketError.NetworkDown)));
+            channel.ExpectMsg<SideRecovered>();
+        }
+        side.Tell(new SocketFault(path.Socket, new SocketException((int)SocketError.NetworkDown)));
+        ExpectTerminated(side);
+        AwaitAssert(() => Assert.True(TestPorts.Bindable(_ports.Min)), TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
     public void Close_answers_only_once_the_port_is_free()
     {
         var channel = CreateTestProbe();
