@@ -35,6 +35,8 @@ RelayUnderTest Make(string name, int k) => name switch
 {
     "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, 10000),
     "socket" or "socket-dotnet" or "akka-io" => new ActorRelayNode(name, 10000, 4600 + k, system),
+    "baseline" => new ActorRelayNode("socket", 10000, 4600 + k, system, opts.BaselineNode
+        ?? throw new ArgumentException("relay baseline needs --baseline-node PATH (an ActorRelay.Node.dll built from another commit)")),
     "c-epoll" => new CRelay(cRelay, 20000),
     "rtpengine" => new RtpEngine(24000, 2223 + k),
     "direct" => new DirectLoopback(24000),
@@ -266,7 +268,7 @@ internal static class Summary
 }
 
 internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int Size, double Seconds, int Rounds, int IdleChannels, int[] Ramp,
-    bool Overload = false, int? RelayCpu = null, bool InProcess = false, int? RelayCpuQuota = null)
+    bool Overload = false, int? RelayCpu = null, bool InProcess = false, int? RelayCpuQuota = null, string? BaselineNode = null)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -288,6 +290,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--relay-cpu" => o with { RelayCpu = int.Parse(Next()) },
                 "--in-process" => o with { InProcess = true },
                 "--relay-cpu-quota" => o with { RelayCpuQuota = int.Parse(Next()) },
+                "--baseline-node" => o with { BaselineNode = Path.GetFullPath(Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };
         }

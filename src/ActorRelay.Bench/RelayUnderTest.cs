@@ -92,7 +92,7 @@ internal abstract class RelayUnderTest : IAsyncDisposable
 /// ActorRelay's node process, channels opened through the relay's own protocol over Akka.Remote. The transport is
 /// <c>socket</c> (relay loops), <c>socket-dotnet</c> (the socket transport on the runtime's socket engine) or <c>akka-io</c>.
 /// </summary>
-internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, ActorSystem generator) : RelayUnderTest
+internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, ActorSystem generator, string? nodeDll = null) : RelayUnderTest
 {
     private readonly string _transport = relay == "socket-dotnet" ? "socket" : relay;
 
@@ -101,11 +101,11 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
 
     private IActorRef? _node;
 
-    public override string Name => $"actorrelay-{relay}";
+    public override string Name => nodeDll is null ? $"actorrelay-{relay}" : "actorrelay-baseline";
 
     public override async Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels)
     {
-        Process = Launch("dotnet", [Paths.NodeDll, "--transport", _transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
+        Process = Launch("dotnet", [nodeDll ?? Paths.NodeDll, "--transport", _transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
                 "--log-level", "warning"],
             new Dictionary<string, string>
             {
