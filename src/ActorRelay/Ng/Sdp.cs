@@ -115,14 +115,6 @@ public sealed class SdpBody
         return -1;
     }
 
-    /// <summary>The attribute of the given kind on a line, if any.</summary>
-    public SdpAttribute? AttributeAt(int line)
-    {
-        var section = SectionOf(line);
-        var attributes = section < 0 ? Session.Attributes : Medias[section].Attributes;
-        return attributes.FirstOrDefault(a => a.Line == line);
-    }
-
     public static SdpBody Parse(ReadOnlyMemory<byte> sdp, int maxLength = DefaultMaxLength)
     {
         if (sdp.Length > maxLength) throw new SdpException($"SDP of {sdp.Length} bytes exceeds the limit of {maxLength}");

@@ -255,6 +255,31 @@ public sealed class NgRequestTests
     }
 
     [Fact]
+    public void Any_dictionary_is_read_without_throwing()
+    {
+        string[] keys = ["command", "call-id", "from-tag", "to-tag", "sdp", "flags", "replace", "ICE", "direction", "received-from",
+            "media-address", "address-family", "rtcp-mux", "delete-delay", "limit", "supports", "sip-message-type", "sip-code",
+            "rtpp-flags", "from-interface", "label", "x"];
+        string[] words = ["offer", "ping", "list", "IP4", "IP6", "origin", "remove", "192.0.2.1", "::1", "trust-address", "replace-origin",
+            "load limit", "-1", "99999999999", "[a b", "sip_reply", ""];
+        var random = new Random(11);
+        BValue Value(int depth) => random.Next(depth > 2 ? 2 : 4) switch
+        {
+            0 => words[random.Next(words.Length)],
+            1 => (long)random.Next(-5, 1000) * (random.Next(2) == 0 ? 1 : long.MaxValue / 1000),
+            2 => new BList(Enumerable.Range(0, random.Next(4)).Select(_ => Value(depth + 1))),
+            _ => BDictionary.Of(Enumerable.Range(0, random.Next(3)).Select(_ => (keys[random.Next(keys.Length)], (BValue?)Value(depth + 1))).ToArray()),
+        };
+        for (var i = 0; i < 3000; i++)
+        {
+            var body = BDictionary.Of(Enumerable.Range(0, random.Next(8)).Select(_ => (keys[random.Next(keys.Length)], (BValue?)Value(0))).ToArray());
+            if (NgRequest.TryParse(body, out var request, out var error)) Assert.Null(error);
+            else Assert.NotNull(error);
+            Assert.NotNull(request);
+        }
+    }
+
+    [Fact]
     public void Kamailio_rtpp_flags_are_parsed_here()
     {
         // Kamailio's rtpengine_offer(flags, via-branch) passes the flag string through as "rtpp-flags"

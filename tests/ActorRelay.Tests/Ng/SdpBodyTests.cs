@@ -156,8 +156,15 @@ public sealed class SdpBodyTests
             try
             {
                 var sdp = SdpBody.Parse(bytes.AsMemory(0, length));
-                var targets = sdp.Medias.Select(m => m.IsDisabled ? null : new SdpMediaTarget(IPAddress.Parse("203.0.113.1"), 30000, 30001)).ToArray();
-                SdpRewriter.Rewrite(sdp, targets, new SdpRewriteOptions { RemoveIce = true, ReplaceOrigin = true, FullRtcpAttribute = true });
+                IPAddress[] relays = [IPAddress.Parse("203.0.113.1"), IPAddress.Parse("2001:db8::1")];
+                var targets = sdp.Medias.Select(m => random.Next(4) == 0 ? null
+                    : new SdpMediaTarget(relays[random.Next(2)], 30000 + random.Next(100), random.Next(3) == 0 ? null : 31000)).ToArray();
+                var bits = random.Next(128);
+                SdpRewriter.Rewrite(sdp, targets, new SdpRewriteOptions
+                {
+                    RemoveIce = (bits & 1) != 0, ReplaceOrigin = (bits & 2) != 0, FullRtcpAttribute = (bits & 4) != 0, OmitRtcpAttribute = (bits & 8) != 0,
+                    ReplaceSessionConnection = (bits & 16) != 0, ReplaceZeroAddress = (bits & 32) != 0, KeepDirection = (bits & 64) != 0,
+                });
             }
             catch (SdpException)
             {
