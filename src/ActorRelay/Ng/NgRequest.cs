@@ -126,7 +126,10 @@ public sealed record NgRequest
     /// <summary>The list command's default limit (rtpengine's).</summary>
     public const int DefaultListLimit = 32;
 
-    /// <summary>Reads a request dictionary; false with an rtpengine-worded error when the command or a key the command requires is missing.</summary>
+    /// <summary>
+    /// Reads a request dictionary; false with an rtpengine-worded error when the command or a key the command requires
+    /// is missing (the request is filled either way, for the log). Never throws on any dictionary.
+    /// </summary>
     public static bool TryParse(BDictionary body, out NgRequest request, out NgError? error)
     {
         var reader = new NgRequestReader();
