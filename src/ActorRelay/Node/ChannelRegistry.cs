@@ -63,9 +63,10 @@ internal sealed class ChannelRegistry(PortPool pool)
         record.Ports.Clear();
     }
 
-    /// <summary>Takes the named port, or the least recently freed pool port; on failure the error says why.</summary>
-    public bool TryTakePort(int? fixedPort, out int port, out (RejectReason Reason, string Message) error)
+    /// <summary>Takes the side's named port, or the least recently freed (even, if asked) pool port; on failure the error says why.</summary>
+    public bool TryTakePort(SideRequest? side, out int port, out (RejectReason Reason, string Message) error)
     {
+        var fixedPort = side?.Port;
         error = default;
         if (fixedPort is { } p)
         {
@@ -74,8 +75,8 @@ internal sealed class ChannelRegistry(PortPool pool)
             error = (RejectReason.PortInUse, $"port {p} is used by another channel of this node");
             return false;
         }
-        if (pool.TryAllocate(out port)) return true;
-        error = (RejectReason.PortsExhausted, $"no free port left in {pool.Min}-{pool.Max}");
+        if (side?.EvenPort == true ? pool.TryAllocateEven(out port) : pool.TryAllocate(out port)) return true;
+        error = (RejectReason.PortsExhausted, $"no free {(side?.EvenPort == true ? "even " : "")}port left in {pool.Min}-{pool.Max}");
         return false;
     }
 

@@ -143,12 +143,12 @@ public sealed class RelayNodeActor : ReceiveActor
             Reject(o.ChannelId, RejectReason.Capacity, $"the node holds its maximum of {_channelLimit} channels");
             return;
         }
-        if (!_channels.TryTakePort(o.Left?.Port, out var leftPort, out var leftError))
+        if (!_channels.TryTakePort(o.Left, out var leftPort, out var leftError))
         {
             Reject(o.ChannelId, leftError.Reason, $"left: {leftError.Message}");
             return;
         }
-        if (!_channels.TryTakePort(o.Right?.Port, out var rightPort, out var rightError))
+        if (!_channels.TryTakePort(o.Right, out var rightPort, out var rightError))
         {
             _channels.Release(leftPort);
             Reject(o.ChannelId, rightError.Reason, $"right: {rightError.Message}");

@@ -1,16 +1,20 @@
 namespace ActorRelay.Ports;
 
 /// <summary>
-/// The node's UDP ports: a range handed out least-recently-freed first (a port just released is the
-/// last to be reused, so stale packets of a closed call rarely reach a new one). Single-threaded:
-/// owned by the node actor. Ports outside the range may be reserved too (fixed ports named by a
-/// request, like the seed's LEFT:RIGHT); they are tracked so two channels never share one.
+/// The node's UDP ports: a range handed out least-recently-freed first (a port just released is the last to be
+/// reused, so stale packets of a closed call rarely reach a new one). A side may ask for an even port, whose odd
+/// neighbour then usually stays free for a companion channel (RTCP on the RTP port + 1, as SIP endpoints expect).
+/// Ports outside the range may be reserved too (fixed ports named by a request, like the seed's LEFT:RIGHT); they
+/// are tracked so two channels never share one. Single-threaded: owned by the node actor.
 /// </summary>
 public sealed class PortPool
 {
-    private readonly Queue<int> _free = new();
+    // Free ports by parity, each queue in the order the ports became free (stamp = when); a port taken by
+    // TryReserve keeps its stale queue entry, skipped lazily when it comes up.
+    private readonly Queue<(int Port, long Stamp)>[] _free = [new(), new()];
     private readonly HashSet<int> _taken = new();
     private readonly bool[] _inQueue;
+    private long _stamp;
 
     public PortPool(int min, int max)
     {
@@ -19,7 +23,7 @@ public sealed class PortPool
         Min = min;
         Max = max;
         _inQueue = new bool[max - min + 1];
-        for (var p = min; p <= max; p++) { _free.Enqueue(p); _inQueue[p - min] = true; }
+        for (var p = min; p <= max; p++) Enqueue(p);
         FreeCount = Size;
     }
 
@@ -37,11 +41,24 @@ public sealed class PortPool
     /// <summary>Takes the least recently freed port; false when the pool is exhausted.</summary>
     public bool TryAllocate(out int port)
     {
-        while (_free.TryDequeue(out port))
+        while (true)
         {
-            _inQueue[port - Min] = false;
-            if (_taken.Add(port)) { FreeCount--; return true; }
+            var even = _free[0];
+            var odd = _free[1];
+            Queue<(int Port, long Stamp)> from;
+            if (even.Count == 0 && odd.Count == 0) { port = 0; return false; }
+            if (even.Count == 0) from = odd;
+            else if (odd.Count == 0) from = even;
+            else from = even.Peek().Stamp <= odd.Peek().Stamp ? even : odd;
+            if (Take(from, out port)) return true;
         }
+    }
+
+    /// <summary>Takes the least recently freed even port; false when no even port is free.</summary>
+    public bool TryAllocateEven(out int port)
+    {
+        while (_free[0].Count > 0)
+            if (Take(_free[0], out port)) return true;
         port = 0;
         return false;
     }
@@ -51,7 +68,7 @@ public sealed class PortPool
     {
         if (port < 1 || port > 65535) throw new ArgumentOutOfRangeException(nameof(port), port, "port must be in 1..65535");
         if (!_taken.Add(port)) return false;
-        if (InRange(port)) FreeCount--;   // its queue entry is skipped lazily by TryAllocate
+        if (InRange(port)) FreeCount--;   // its queue entry is skipped lazily when it comes up
         return true;
     }
 
@@ -62,8 +79,23 @@ public sealed class PortPool
         if (InRange(port))
         {
             FreeCount++;
-            if (!_inQueue[port - Min]) { _free.Enqueue(port); _inQueue[port - Min] = true; }
+            if (!_inQueue[port - Min]) Enqueue(port);
         }
         return true;
+    }
+
+    private void Enqueue(int port)
+    {
+        _free[port & 1].Enqueue((port, _stamp++));
+        _inQueue[port - Min] = true;
+    }
+
+    /// <summary>Dequeues one entry; true when it was a free port (now taken), false for a stale entry of a reserved one.</summary>
+    private bool Take(Queue<(int Port, long Stamp)> queue, out int port)
+    {
+        port = queue.Dequeue().Port;
+        _inQueue[port - Min] = false;
+        if (_taken.Add(port)) { FreeCount--; return true; }
+        return false;
     }
 }

@@ -47,9 +47,10 @@ public sealed record RelayEndpoint(string Address, int Port)
 /// <summary>
 /// What a request asks of one side. Port null = allocate from the pool; BindAddress null = node default;
 /// ExpectedSource (e.g. from the SDP: "198.51.100.7", "198.51.100.0/24", "198.51.100.7:4000", "[2001:db8::1]:4000"):
-/// only a matching source may latch this side.
+/// only a matching source may latch this side. EvenPort (with Port null): an even pool port, so that its odd
+/// neighbour is usually free for a companion channel (RTCP on the RTP port + 1).
 /// </summary>
-public sealed record SideRequest(int? Port = null, string? BindAddress = null, string? ExpectedSource = null);
+public sealed record SideRequest(int? Port = null, string? BindAddress = null, string? ExpectedSource = null, bool EvenPort = false);
 
 /// <summary>Per-channel overrides of the node's defaults; null = use the node's configuration.</summary>
 public sealed record ChannelOptions(

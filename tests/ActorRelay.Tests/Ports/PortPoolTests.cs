@@ -17,6 +17,28 @@ public sealed class PortPoolTests
     }
 
     [Fact]
+    public void Even_ports_can_be_asked_for_and_keep_the_least_recently_freed_order()
+    {
+        var pool = new PortPool(100, 105);
+        Assert.True(pool.TryAllocateEven(out var a));
+        Assert.True(pool.TryAllocateEven(out var b));
+        Assert.Equal((100, 102), (a, b));
+        Assert.True(pool.TryAllocate(out var c)); // any parity: 101 became free before 103, 104, 105
+        Assert.Equal(101, c);
+        pool.Release(100);
+        Assert.True(pool.TryAllocateEven(out var d));
+        Assert.Equal(104, d);                      // 100 was freed last
+        Assert.True(pool.TryAllocateEven(out var e));
+        Assert.Equal(100, e);
+        Assert.False(pool.TryAllocateEven(out _)); // odd ports left only
+        Assert.Equal(2, pool.FreeCount);
+        Assert.True(pool.TryReserve(103));         // the odd neighbour of 102, e.g. for RTCP
+        Assert.True(pool.TryAllocate(out var f));
+        Assert.Equal(105, f);
+        Assert.False(pool.TryAllocate(out _));
+    }
+
+    [Fact]
     public void A_released_port_is_reused_last()
     {
         var pool = new PortPool(100, 103);
