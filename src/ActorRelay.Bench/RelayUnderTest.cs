@@ -112,6 +112,7 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
                 ["ACTORRELAY__PORTS__MIN"] = portMin.ToString(), ["ACTORRELAY__PORTS__MAX"] = (portMin + 2 * Math.Max(channels, MaxIdleChannels) + 99).ToString(),
                 ["ACTORRELAY__IDLE_TIMEOUT"] = "10m", ["ACTORRELAY__SETUP_TIMEOUT"] = "10m",
                 ["ACTORRELAY__SOCKET_ENGINE"] = relay == "socket-dotnet" ? "dotnet" : "auto",
+                ["ACTORRELAY__CONTROL__ADMINISTRATORS"] = "127.0.0.1", // the generator reads runtime stats after a forced collection
             }, "All set.");
         _node = await generator.ActorSelection($"akka.tcp://actor-relay@127.0.0.1:{remotePort}/user/relay").ResolveOne(TimeSpan.FromSeconds(10));
         var opened = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>

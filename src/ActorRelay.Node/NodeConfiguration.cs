@@ -17,7 +17,8 @@ internal static class NodeConfiguration
 
     public static Config Build(NodeOptions options, IDictionary? environment = null)
     {
-        var config = NodeDefaults().WithFallback(RelaySettings.DefaultConfig());
+        // only the relay's serializer reads what arrives over the wire (a library host keeps its own choice)
+        var config = RelayProtocolSerializer.NodeOnlyConfig.WithFallback(NodeDefaults()).WithFallback(RelaySettings.DefaultConfig());
         if (options.ConfigFile is { } file)
         {
             if (!File.Exists(file)) throw new UsageException($"Configuration file not found: {file}");

@@ -123,7 +123,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                 return true;
             // Commands for an open channel wait until it is open (binding takes milliseconds); an akka-io side
             // may latch or drop before its sibling is bound: handled once open.
-            case CloseChannel or CloseForShutdown or GetChannel or ResignalSide or SideLatchChanged or DropsPending:
+            case CloseChannel or CloseWithReason or GetChannel or ResignalSide or SideLatchChanged or DropsPending:
                 Stash.Stash();
                 return true;
             default:
@@ -198,8 +198,8 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
                 (_closeRequesters ??= new(1)).Add(Sender);
                 BeginClose(CloseReason.Requested, "closed by request");
                 return true;
-            case CloseForShutdown:
-                BeginClose(CloseReason.NodeStopping, "the node is stopping");
+            case CloseWithReason c:
+                BeginClose(c.Reason, c.Message);
                 return true;
             case GetChannel:
                 Sender.Tell(Snapshot());
@@ -417,7 +417,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     /// timers of the open state, a port the node replaced, a second close.
     /// </summary>
     private static bool Moot(object message) => message is SideBound or SideBindFailed or SideLatchChanged or DropsPending
-        or PublishDropSummary or CheckDeadlines or BindTimedOut or SideRecovered or SideFailed or PortReplaced or CloseForShutdown;
+        or PublishDropSummary or CheckDeadlines or BindTimedOut or SideRecovered or SideFailed or PortReplaced or CloseWithReason;
 
     // ---- snapshot ------------------------------------------------------------------------------
 

@@ -43,10 +43,10 @@ internal sealed record PortReplaced(Side Side, int Port);
 /// <summary>Channel → node: an event of this channel for its subscribers (the node fans it out, once per subscriber).</summary>
 internal sealed record ChannelEvent(IChannelEvent Event);
 
-/// <summary>Node → channel: close with reason NodeStopping.</summary>
-internal sealed record CloseForShutdown
+/// <summary>Node → channel: close for a reason of the node's (NodeStopping when it drains, OpenerLost for an orphan).</summary>
+internal sealed record CloseWithReason(CloseReason Reason, string Message)
 {
-    public static readonly CloseForShutdown Instance = new();
+    public static readonly CloseWithReason NodeStopping = new(CloseReason.NodeStopping, "the node is stopping");
 }
 
 /// <summary>

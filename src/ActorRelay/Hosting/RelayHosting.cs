@@ -42,11 +42,21 @@ public sealed class RelayOptions
     public LatchMode? LatchMode { get; set; }
     public TimeSpan? LearningWindow { get; set; }
     public int? Probation { get; set; }
+    /// <summary>relay.control.allow: supervisor systems allowed over Akka.Remote ("*", "HOST", "SYSTEM@HOST[:PORT]").</summary>
+    public IReadOnlyList<string>? ControlAllow { get; set; }
+    /// <summary>relay.control.administrators: who may also use the privileged commands and act on any channel.</summary>
+    public IReadOnlyList<string>? ControlAdministrators { get; set; }
+    public TimeSpan? OpenerLostGrace { get; set; }
 
     /// <summary>The HOCON these options stand for (only what is set).</summary>
     public override string ToString()
     {
         var sb = new StringBuilder();
+        void SetList(string key, IReadOnlyList<string>? values)
+        {
+            if (values is null) return;
+            sb.Append(key).Append(" = [").Append(string.Join(", ", values.Select(v => "\"" + v.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""))).Append("]\n");
+        }
         void Set(string key, object? value)
         {
             if (value is null) return;
@@ -80,6 +90,9 @@ public sealed class RelayOptions
         Set("relay.latch.mode", LatchMode);
         Set("relay.latch.learning-window", LearningWindow);
         Set("relay.latch.probation", Probation);
+        SetList("relay.control.allow", ControlAllow);
+        SetList("relay.control.administrators", ControlAdministrators);
+        Set("relay.control.opener-lost-grace", OpenerLostGrace);
         if (MaxDatagram is { } max) sb.Append(RelaySettings.AkkaIoHocon(max));
         return sb.ToString();
     }

@@ -40,7 +40,9 @@ internal static class ChannelPlanner
     }
 
     /// <summary>The channel a validated request asks for, on the ports the node took for it.</summary>
-    public static ChannelSpec Plan(OpenChannel o, int leftPort, int rightPort, RelaySettings settings, RelayClock clock, RelayLoop? loop)
+    /// <param name="advertise">The address channels advertise for sides on the node's bind address (or an unspecified one).</param>
+    public static ChannelSpec Plan(OpenChannel o, int leftPort, int rightPort, RelaySettings settings, IPAddress? advertise, RelayClock clock,
+        RelayLoop? loop)
     {
         var options = o.Options ?? new ChannelOptions();
         var policy = new LatchPolicy(options.LatchMode ?? settings.LatchMode, options.LearningWindow ?? settings.LearningWindow,
@@ -53,8 +55,8 @@ internal static class ChannelPlanner
             new IPEndPoint(rightBind, rightPort),
             LeftPortFromPool: o.Left?.Port is null,
             RightPortFromPool: o.Right?.Port is null,
-            o.Left?.BindAddress is not null ? leftBind : settings.AdvertiseAddress,
-            o.Right?.BindAddress is not null ? rightBind : settings.AdvertiseAddress,
+            Advertise(o.Left, leftBind, advertise),
+            Advertise(o.Right, rightBind, advertise),
             Expected(o.Left) is { } leftExpected ? policy with { Expected = leftExpected } : policy,
             Expected(o.Right) is { } rightExpected ? policy with { Expected = rightExpected } : policy,
             options.IdleTimeout ?? settings.IdleTimeout,
@@ -64,6 +66,10 @@ internal static class ChannelPlanner
             clock,
             loop);
     }
+
+    /// <summary>A side bound to an address of its request's own advertises it; otherwise the node's advertised address.</summary>
+    private static IPAddress? Advertise(SideRequest? side, IPAddress bind, IPAddress? advertise) =>
+        side?.BindAddress is not null && !Control.HostAddresses.IsUnspecified(bind) ? bind : advertise;
 
     private static SourceFilter? Expected(SideRequest? side) =>
         side?.ExpectedSource is { } text && SourceFilter.TryParse(text, out var f, out _) ? f : null;

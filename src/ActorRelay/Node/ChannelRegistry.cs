@@ -4,9 +4,13 @@ using ActorRelay.Protocol;
 
 namespace ActorRelay.Node;
 
-/// <summary>One channel as the node keeps it: its request, actor, ports, state, who waits for its reply and who hears its events.</summary>
-internal sealed class ChannelRecord(string id, OpenChannel request, IActorRef actor)
+/// <summary>One channel as the node keeps it: its request, actor, owner, ports, state, who waits for its reply and who hears its events.</summary>
+internal sealed class ChannelRecord(string id, OpenChannel request, IActorRef actor, Address owner)
 {
+    /// <summary>The system that opened it (the node's own address for a local opener).</summary>
+    public Address Owner { get; set; } = owner;
+    /// <summary>The owner system is gone (terminated or unreachable); the channel is an orphan while nobody listens to it.</summary>
+    public bool OwnerGone { get; set; }
     public string Id { get; } = id;
     public OpenChannel Request { get; } = request;
     public IActorRef Actor { get; } = actor;

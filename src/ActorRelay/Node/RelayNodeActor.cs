@@ -1,6 +1,8 @@
+using System.Net;
 using Akka.Actor;
 using Akka.Event;
 using ActorRelay.Channels;
+using ActorRelay.Control;
 using ActorRelay.Ports;
 using ActorRelay.Protocol;
 using ActorRelay.RelayLoops;
@@ -9,30 +11,40 @@ using ActorRelay.Settings;
 namespace ActorRelay.Node;
 
 /// <summary>
-/// The relay node, the well-known entry point (/user/relay): routes every command (answering bad ones with a typed
-/// rejection), opens one ChannelActor per channel, and fans channel events out to their subscribers, each
-/// subscriber once. Its book of channels, ports and counts is a <see cref="ChannelRegistry"/>; requests are checked
-/// and planned by <see cref="ChannelPlanner"/>. With the socket transport's epoll engine it owns the node's
-/// <see cref="RelayLoopPool"/> (stopped after every channel, so every socket is closed).
+/// The relay node, the well-known entry point (/user/relay): routes every command, answering each exactly once (bad
+/// ones, unreadable ones and unauthorised ones with a typed rejection), opens one ChannelActor per channel, and fans
+/// channel events out to their subscribers, each subscriber once. Its book of channels, ports and counts is a
+/// <see cref="ChannelRegistry"/>; requests are checked and planned by <see cref="ChannelPlanner"/>; who may do what is
+/// the <see cref="ControlPolicy"/>. It watches the supervisor systems that own channels and closes the channels of
+/// one that is gone once nobody listens to them any more and relay.control.opener-lost-grace has passed. With the
+/// socket transport's epoll engine it owns the node's <see cref="RelayLoopPool"/> (stopped after every channel, so
+/// every socket is closed).
 /// States: Running → Draining.
 /// </summary>
-public sealed class RelayNodeActor : ReceiveActor
+public sealed class RelayNodeActor : ReceiveActor, IWithTimers
 {
     private readonly RelaySettings _settings;
     private readonly RelayClock _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ChannelRegistry _channels;
+    private readonly ControlPolicy _policy;
     private readonly RelayLoopPool? _loops;
     private readonly int _channelLimit;
     private readonly HashSet<IActorRef> _nodeSubscribers = new();
+    private readonly Dictionary<Address, OwnerSystem> _owners = new();
+    private IPAddress? _advertise;
     private long _sequence;
+    private long _foreignEvents;
     private IActorRef? _drainRequester;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public RelayNodeActor(RelaySettings settings, RelayClock clock, int channelLimit)
     {
         _settings = settings;
         _clock = clock;
         _channelLimit = channelLimit;
+        _policy = settings.ControlPolicy;
         _channels = new ChannelRegistry(new PortPool(settings.PortMin, settings.PortMax));
         if (settings.UsesRelayLoops) _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay);
         Running();
@@ -48,6 +60,15 @@ public sealed class RelayNodeActor : ReceiveActor
     protected override void PreStart()
     {
         RelayReferenceConfig.EnsureIn(Context.System); // channel mailboxes are configured there
+        _advertise = _settings.AdvertiseAddress;
+        if (_advertise is null && HostAddresses.IsUnspecified(_settings.BindAddress))
+        {
+            _advertise = HostAddresses.Primary();
+            if (IPAddress.IsLoopback(_advertise))
+                _log.Warning("Sides bind every interface and this host has no address but loopback: channels advertise {Address} (set relay.advertise-address)", _advertise);
+            else
+                _log.Info("Sides bind every interface; channels advertise the host's address {Address} (set relay.advertise-address to change it)", _advertise);
+        }
         _log.Info("Relay node started: transport {Transport}, {Engine}, ports {Min}-{Max}, capacity {Capacity} channels",
             Transport,
             _loops is { } l ? $"{l.Count} relay loop(s) (epoll)" : _settings.Transport == SideTransport.Socket ? "runtime socket engine" : "Akka.IO",
@@ -70,9 +91,10 @@ public sealed class RelayNodeActor : ReceiveActor
         Receive<OpenChannel>(Open);
         Receive<DrainNode>(_ =>
         {
+            if (!Authorized(nameof(DrainNode), privileged: true)) return;
             _drainRequester = Sender;
             _log.Info("Node draining: closing {Count} channels", _channels.Count);
-            foreach (var r in _channels.Records) r.Actor.Tell(CloseForShutdown.Instance);
+            foreach (var r in _channels.Records) r.Actor.Tell(CloseWithReason.NodeStopping);
             Become(Draining);
             TryFinishDrain();
         });
@@ -81,57 +103,131 @@ public sealed class RelayNodeActor : ReceiveActor
 
     private void Draining()
     {
-        Receive<OpenChannel>(o => Reject(o.ChannelId, RejectReason.ShuttingDown, "the node is stopping"));
-        Receive<DrainNode>(_ => { _drainRequester = Sender; TryFinishDrain(); });
+        Receive<OpenChannel>(o =>
+        {
+            if (Authorized(nameof(OpenChannel), openRequest: o)) Reject(o.ChannelId, RejectReason.ShuttingDown, "the node is stopping");
+        });
+        Receive<DrainNode>(_ =>
+        {
+            if (!Authorized(nameof(DrainNode), privileged: true)) return;
+            _drainRequester = Sender;
+            TryFinishDrain();
+        });
         Common();
     }
 
     private void Common()
     {
-        Receive<CloseChannel>(c => WithChannel(c.ChannelId, r => r.Actor.Forward(c)));
-        Receive<GetChannel>(g => WithChannel(g.ChannelId, r => r.Actor.Forward(g)));
-        Receive<ResignalSide>(r => WithChannel(r.ChannelId, c => c.Actor.Forward(r)));
-        Receive<ListChannels>(_ => Sender.Tell(new ChannelList(_channels.Records
-            .Where(r => r.Opened is not null)
-            .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor))
-            .OrderBy(s => s.ChannelId, StringComparer.Ordinal).ToList())));
-        Receive<GetNodeStatus>(_ => Sender.Tell(_channels.Status(Capacity, Transport)));
+        Receive<CloseChannel>(c => WithChannel(nameof(CloseChannel), c.ChannelId, r => r.Actor.Forward(c)));
+        Receive<GetChannel>(g => WithChannel(nameof(GetChannel), g.ChannelId, r => r.Actor.Forward(g)));
+        Receive<ResignalSide>(r => WithChannel(nameof(ResignalSide), r.ChannelId, c => c.Actor.Forward(r)));
+        Receive<ListChannels>(_ =>
+        {
+            if (!Authorized(nameof(ListChannels))) return;
+            var from = Sender.Path.Address;
+            Sender.Tell(new ChannelList(_channels.Records
+                .Where(r => r.Opened is not null && _policy.MayUse(from, r.Owner))
+                .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor))
+                .OrderBy(s => s.ChannelId, StringComparer.Ordinal).ToList()));
+        });
+        Receive<GetNodeStatus>(_ =>
+        {
+            if (Authorized(nameof(GetNodeStatus))) Sender.Tell(_channels.Status(Capacity, Transport) with { ForeignEventsRefused = _foreignEvents });
+        });
         Receive<GetRuntimeStats>(r =>
         {
+            if (!Authorized(nameof(GetRuntimeStats), privileged: r.CollectGarbage)) return;
             if (r.CollectGarbage) _log.Info("Collecting garbage on request (GetRuntimeStats): the node pauses briefly");
             Sender.Tell(RuntimeStatsReader.Read(r.CollectGarbage));
         });
         Receive<Subscribe>(OnSubscribe);
         Receive<Unsubscribe>(OnUnsubscribe);
+        Receive<UnreadableMessage>(u =>
+        {
+            _channels.CountRejected(RejectReason.Unreadable);
+            _log.Warning("Unreadable message {Manifest} from {Sender}: {Reason}", u.Manifest, Sender.Path, u.Reason);
+            if (!IsAnonymous(Sender)) Sender.Tell(new CommandRejected(u.Manifest, RejectReason.Unreadable, u.Reason));
+        });
 
         // from channels
         Receive<ChannelReady>(OnReady);
         Receive<ChannelOpenFailed>(OnOpenFailed);
         Receive<ReplacePort>(OnReplacePort);
-        Receive<ChannelEvent>(e => { if (_channels.TryGet(Sender, out var r)) Publish(r, e.Event); });
+        Receive<ChannelEvent>(e =>
+        {
+            if (_channels.TryGet(Sender, out var r)) Publish(r, e.Event);
+            else RefuseForeignEvent(e.Event);
+        });
         Receive<ChannelFinished>(OnFinished);
+        Receive<IChannelEvent>(RefuseForeignEvent); // events come from the node's own channels only (wrapped), never over the wire
+
+        // orphans
+        Receive<OpenerLostGraceOver>(OnGraceOver);
         Receive<Terminated>(OnTerminated);
 
         ReceiveAny(m =>
         {
-            if (Sender.IsNobody() || Sender.Equals(Context.System.DeadLetters)) { Unhandled(m); return; } // nobody to answer
+            if (IsAnonymous(Sender)) { Unhandled(m); return; } // nobody to answer: logged as unhandled
             RejectCommand(m?.GetType().Name ?? "null", $"unknown command {m?.GetType().FullName ?? "null"}");
         });
+    }
+
+    // ---- authorisation ---------------------------------------------------------------------------
+
+    private static bool IsAnonymous(IActorRef sender) => sender.IsNobody() || sender is DeadLetterActorRef;
+
+    /// <summary>
+    /// True when the sender may run <paramref name="command"/>; otherwise answers it with NotAuthorized (an open with
+    /// OpenRejected) and returns false. A message without a sender is never trusted: over the wire it could come
+    /// from anyone, and there is nobody to answer.
+    /// </summary>
+    private bool Authorized(string command, bool privileged = false, ChannelRecord? channel = null, OpenChannel? openRequest = null)
+    {
+        string? why = null;
+        var from = Sender.Path.Address;
+        if (IsAnonymous(Sender)) why = "a command without a sender is not accepted";
+        else if (!_policy.IsAllowed(from)) why = $"{from} is not in relay.control.allow";
+        else if (privileged && !_policy.IsAdministrator(from)) why = $"{command} is for administrators (relay.control.administrators), {from} is not one";
+        else if (channel is not null && !_policy.MayUse(from, channel.Owner)) why = $"channel {channel.Id} belongs to another supervisor";
+        if (why is null) return true;
+        _channels.CountRejected(RejectReason.NotAuthorized);
+        _log.Warning("Refused {Command} from {Sender}: {Why}", command, Sender.Path, why);
+        if (IsAnonymous(Sender)) return false;
+        if (openRequest is not null) Sender.Tell(new OpenRejected(openRequest.ChannelId ?? "", RejectReason.NotAuthorized, why));
+        else Sender.Tell(new CommandRejected(command, RejectReason.NotAuthorized, why));
+        return false;
+    }
+
+    private void RefuseForeignEvent(IChannelEvent e)
+    {
+        _foreignEvents++;
+        _log.Warning("Refused a {Event} for channel {Channel} from {Sender}: events come from the node's own channels only",
+            e.GetType().Name, e.ChannelId, Sender.Path);
+        if (!IsAnonymous(Sender) && !Sender.Path.Address.HasLocalScope)
+            Sender.Tell(new CommandRejected(e.GetType().Name, RejectReason.NotAuthorized, "events are not accepted by the node"));
     }
 
     // ---- open ----------------------------------------------------------------------------------
 
     private void Open(OpenChannel o)
     {
+        if (!Authorized(nameof(OpenChannel), openRequest: o)) return;
         if (ChannelPlanner.Validate(o) is { } invalid) { Reject(o.ChannelId ?? "", invalid.Reason, invalid.Message); return; }
 
+        var listener = o.SubscribeOpener ? o.Subscriber ?? Sender : null;
         if (_channels.TryGet(o.ChannelId, out var existing))
         {
-            if (!existing.Request.Equals(o))
+            if (!_policy.MayUse(Sender.Path.Address, existing.Owner))
+            {
+                Reject(o.ChannelId, RejectReason.Conflict, $"channel {o.ChannelId} is open, opened by another supervisor");
+                return;
+            }
+            if (!existing.Request.WithoutListener().Equals(o.WithoutListener()))
             {
                 Reject(o.ChannelId, RejectReason.Conflict, $"channel {o.ChannelId} is already open with different parameters");
                 return;
             }
+            if (listener is not null && !existing.Failed) AddSubscriber(existing, listener); // the retrier hears the events too
             if (existing.Opened is not null) Sender.Tell(existing.Opened);
             else if (existing.Rejection is not null) Sender.Tell(existing.Rejection); // failed, still freeing its ports
             else existing.Waiting.Add(Sender);
@@ -155,15 +251,16 @@ public sealed class RelayNodeActor : ReceiveActor
             return;
         }
 
-        var spec = ChannelPlanner.Plan(o, leftPort, rightPort, _settings, _clock, _loops?.Next());
+        var spec = ChannelPlanner.Plan(o, leftPort, rightPort, _settings, _advertise, _clock, _loops?.Next());
         var actor = Context.ActorOf(ChannelActor.Props(spec, Self), $"channel-{++_sequence}");
         Context.Watch(actor);
-        var record = new ChannelRecord(o.ChannelId, o, actor);
+        var record = new ChannelRecord(o.ChannelId, o, actor, Sender.Path.Address);
         record.Ports.Add(leftPort);
         record.Ports.Add(rightPort);
         record.Waiting.Add(Sender);
-        if (o.SubscribeOpener) AddSubscriber(record, Sender);
+        if (listener is not null) AddSubscriber(record, listener);
         _channels.Add(record);
+        TrackOwner(record);
     }
 
     private void OnReady(ChannelReady r)
@@ -200,13 +297,20 @@ public sealed class RelayNodeActor : ReceiveActor
         if (s.Subscriber is null || s.Subscriber.IsNobody()) { RejectCommand(nameof(Subscribe), "Subscriber must be an actor"); return; }
         if (s.ChannelId is null)
         {
+            if (!Authorized(nameof(Subscribe) + " (every channel)", privileged: true)) return;
             if (_nodeSubscribers.Add(s.Subscriber)) Context.Watch(s.Subscriber);
             Sender.Tell(new Subscribed(null));
             return;
         }
-        WithChannel(s.ChannelId, r =>
+        WithChannel(nameof(Subscribe), s.ChannelId, r =>
         {
             AddSubscriber(r, s.Subscriber);
+            if (r.OwnerGone && ControlPolicy.SameSupervisor(Sender.Path.Address, r.Owner) && !Sender.Path.Address.Equals(r.Owner))
+            {
+                // the supervisor came back (a restart on another port): it owns its calls again
+                r.Owner = Sender.Path.Address;
+                TrackOwner(r);
+            }
             Sender.Tell(new Subscribed(s.ChannelId));
         });
     }
@@ -215,21 +319,24 @@ public sealed class RelayNodeActor : ReceiveActor
     {
         if (u.ChannelId is null)
         {
+            if (!Authorized(nameof(Unsubscribe) + " (every channel)", privileged: true)) return;
             _nodeSubscribers.Remove(u.Subscriber);
             Sender.Tell(new Unsubscribed(null));
             return;
         }
-        WithChannel(u.ChannelId, r =>
+        WithChannel(nameof(Unsubscribe), u.ChannelId, r =>
         {
             r.Subscribers?.Remove(u.Subscriber);
+            CheckOrphan(r);
             Sender.Tell(new Unsubscribed(u.ChannelId));
         });
     }
 
     private void AddSubscriber(ChannelRecord record, IActorRef subscriber)
     {
-        if (subscriber.IsNobody() || subscriber.Equals(Context.System.DeadLetters)) return;
+        if (IsAnonymous(subscriber)) return;
         if ((record.Subscribers ??= new()).Add(subscriber)) Context.Watch(subscriber);
+        CheckOrphan(record);
     }
 
     /// <summary>Sends <paramref name="e"/> once to each of: <paramref name="also"/>, the channel's subscribers, the node-wide subscribers.</summary>
@@ -239,6 +346,59 @@ public sealed class RelayNodeActor : ReceiveActor
         if (also is not null) foreach (var a in also) if (sent.Add(a)) a.Tell(e);
         if (record.Subscribers is not null) foreach (var s in record.Subscribers) if (sent.Add(s)) s.Tell(e);
         foreach (var s in _nodeSubscribers) if (sent.Add(s)) s.Tell(e);
+    }
+
+    // ---- owners and orphans ----------------------------------------------------------------------
+
+    /// <summary>
+    /// The node watches each remote system that owns channels through its user guardian, which lives as long as the
+    /// system: Akka.Remote's death watch reports it terminated when the system shuts down or its failure detector gives
+    /// the system up (a kill -9, a lost host).
+    /// </summary>
+    private void TrackOwner(ChannelRecord record)
+    {
+        var owner = record.Owner;
+        record.OwnerGone = false;
+        if (owner.HasLocalScope) return; // the node's own process: it lives as long as the channel
+        if (!_owners.TryGetValue(owner, out var system))
+        {
+            var guardian = ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(new RootActorPath(owner) / "user");
+            _owners[owner] = system = new OwnerSystem(guardian);
+            Context.Watch(guardian);
+        }
+        system.Channels.Add(record.Id);
+        CheckOrphan(record);
+    }
+
+    private void OnOwnerGone(Address owner)
+    {
+        if (!_owners.Remove(owner, out var system)) return;
+        _log.Info("Supervisor system {Owner} is gone: its {Count} channels close after {Grace} unless a supervisor subscribes again",
+            owner, system.Channels.Count, _settings.OpenerLostGrace);
+        foreach (var id in system.Channels)
+            if (_channels.TryGet(id, out var r) && r.Owner.Equals(owner))
+            {
+                r.OwnerGone = true;
+                CheckOrphan(r);
+            }
+    }
+
+    /// <summary>An orphan: its owner system is gone and nobody listens to it. Its grace runs while it stays one.</summary>
+    private void CheckOrphan(ChannelRecord r)
+    {
+        var orphan = r.OwnerGone && (r.Subscribers is null || r.Subscribers.Count == 0) && !r.Failed;
+        var key = ("orphan", r.Id);
+        if (orphan && !Timers.IsTimerActive(key))
+            Timers.StartSingleTimer(key, new OpenerLostGraceOver(r.Id, r.Actor), _settings.OpenerLostGrace);
+        else if (!orphan) Timers.Cancel(key);
+    }
+
+    private void OnGraceOver(OpenerLostGraceOver g)
+    {
+        if (!_channels.TryGet(g.ChannelId, out var r) || !r.Actor.Equals(g.Channel)) return;
+        _log.Warning("Channel {Channel}: its supervisor {Owner} is gone and nobody subscribed again within {Grace}; closing it",
+            r.Id, r.Owner, _settings.OpenerLostGrace);
+        r.Actor.Tell(new CloseWithReason(CloseReason.OpenerLost, $"the supervisor {r.Owner} is gone"));
     }
 
     // ---- close ---------------------------------------------------------------------------------
@@ -277,14 +437,22 @@ public sealed class RelayNodeActor : ReceiveActor
             }
             return;
         }
+        if (t.ActorRef.Path.Name == "user" && _owners.TryGetValue(t.ActorRef.Path.Address, out var gone) && gone.Guardian.Equals(t.ActorRef))
+        {
+            OnOwnerGone(t.ActorRef.Path.Address);
+            return;
+        }
         // a subscriber is gone
         _nodeSubscribers.Remove(t.ActorRef);
-        foreach (var r in _channels.Records) r.Subscribers?.Remove(t.ActorRef);
+        foreach (var r in _channels.Records)
+            if (r.Subscribers?.Remove(t.ActorRef) == true) CheckOrphan(r);
     }
 
     private void Forget(ChannelRecord record)
     {
         Context.Unwatch(record.Actor);
+        Timers.Cancel(("orphan", record.Id));
+        if (_owners.TryGetValue(record.Owner, out var system)) system.Channels.Remove(record.Id);
         _channels.Forget(record);
         TryFinishDrain();
     }
@@ -299,11 +467,15 @@ public sealed class RelayNodeActor : ReceiveActor
 
     // ---- replies -------------------------------------------------------------------------------
 
-    /// <summary>Runs <paramref name="action"/> for an open (or opening, or closing) channel; ChannelNotFound otherwise.</summary>
-    private void WithChannel(string? id, Action<ChannelRecord> action)
+    /// <summary>
+    /// Runs <paramref name="action"/> for a channel the sender may use (opening, open or closing); ChannelNotFound when
+    /// there is none by that id (or it failed to open), NotAuthorized when another supervisor owns it.
+    /// </summary>
+    private void WithChannel(string command, string? id, Action<ChannelRecord> action)
     {
-        if (_channels.TryGet(id, out var r) && !r.Failed) action(r);
-        else Sender.Tell(new ChannelNotFound(id ?? ""));
+        if (!Authorized(command)) return;
+        if (!_channels.TryGet(id, out var r) || r.Failed) { Sender.Tell(new ChannelNotFound(id ?? "")); return; }
+        if (Authorized(command, channel: r)) action(r);
     }
 
     private void Reject(string id, RejectReason reason, string message)
@@ -318,4 +490,13 @@ public sealed class RelayNodeActor : ReceiveActor
         _channels.CountRejected(RejectReason.InvalidRequest);
         Sender.Tell(new CommandRejected(command, RejectReason.InvalidRequest, message));
     }
+
+    /// <summary>A remote system that owns channels: its watched user guardian and its channels' ids.</summary>
+    private sealed class OwnerSystem(IActorRef guardian)
+    {
+        public IActorRef Guardian { get; } = guardian;
+        public HashSet<string> Channels { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed record OpenerLostGraceOver(string ChannelId, IActorRef Channel);
 }

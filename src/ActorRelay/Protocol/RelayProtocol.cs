@@ -65,16 +65,26 @@ public sealed record ChannelOptions(
 
 /// <summary>
 /// Opens a relay channel. Idempotent by <paramref name="ChannelId"/>: the same request again gets the same
-/// reply (so a supervisor can retry after an Ask timeout); a different request under an open id is
-/// rejected with <see cref="RejectReason.Conflict"/>. Reply: <see cref="ChannelOpened"/> or <see cref="OpenRejected"/>.
-/// The opener receives the channel's events unless <paramref name="SubscribeOpener"/> is false.
+/// reply (so a supervisor can retry after an Ask timeout, and the retry's subscriber hears the channel's events too);
+/// a different request under an open id is rejected with <see cref="RejectReason.Conflict"/>. Reply:
+/// <see cref="ChannelOpened"/> or <see cref="OpenRejected"/>.
+/// <para>The channel's events go to <paramref name="Subscriber"/> when one is named (what an <c>Ask</c> needs: its
+/// temporary actor, the sender, is gone after the reply), else to the sender, unless <paramref name="SubscribeOpener"/>
+/// is false. The channel belongs to the sender's ActorSystem: only that system (or an administrator) may close,
+/// re-signal, query or subscribe to it, and when that system is gone and nobody listens to the channel any more, it
+/// closes after relay.control.opener-lost-grace (reason OpenerLost) unless a supervisor subscribes again.</para>
 /// </summary>
 public sealed record OpenChannel(
     string ChannelId,
     SideRequest? Left = null,
     SideRequest? Right = null,
     ChannelOptions? Options = null,
-    bool SubscribeOpener = true) : IRelayCommand;
+    bool SubscribeOpener = true,
+    IActorRef? Subscriber = null) : IRelayCommand
+{
+    /// <summary>The request without who asked or who listens: what idempotency and conflicts compare.</summary>
+    public OpenChannel WithoutListener() => this with { Subscriber = null, SubscribeOpener = true };
+}
 
 /// <summary>The channel is bound: advertise Left and Right to the two clients; watch Channel to learn when it ends.</summary>
 public sealed record ChannelOpened(string ChannelId, RelayEndpoint Left, RelayEndpoint Right, IActorRef Channel) : IRelayMessage;
@@ -99,6 +109,11 @@ public enum RejectReason
     ShuttingDown,
     /// <summary>The channel failed while opening (an internal error: the node's log has the cause); nothing stays bound.</summary>
     ChannelFailed,
+    /// <summary>The sender may not do this: a system not in relay.control.allow, a channel another system owns, or a
+    /// privileged command from a supervisor that is not in relay.control.administrators.</summary>
+    NotAuthorized,
+    /// <summary>The message could not be read (not the relay's serializer, or malformed).</summary>
+    Unreadable,
 }
 
 public sealed record OpenRejected(string ChannelId, RejectReason Reason, string Message) : IRelayMessage;
@@ -231,7 +246,8 @@ public sealed record NodeStatus(
     IReadOnlyDictionary<RejectReason, long> RejectionsByReason,
     int PortsFree,
     int PortsTotal,
-    string Transport) : IRelayMessage
+    string Transport,
+    long ForeignEventsRefused = 0) : IRelayMessage
 {
     public IReadOnlyDictionary<CloseReason, long> ClosedByReason { get; init; } = new Dictionary<CloseReason, long>(ClosedByReason);
     public IReadOnlyDictionary<RejectReason, long> RejectionsByReason { get; init; } = new Dictionary<RejectReason, long>(RejectionsByReason);
@@ -275,6 +291,8 @@ public enum CloseReason
     SideFailed,
     /// <summary>The node is shutting down.</summary>
     NodeStopping,
+    /// <summary>The system that opened the channel is gone and nobody subscribed again within relay.control.opener-lost-grace.</summary>
+    OpenerLost,
 }
 
 /// <summary>A side latched for the first time.</summary>

@@ -57,10 +57,34 @@ public sealed class RelayProtocolSerializer : SerializerWithStringManifest
         return JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _options);
     }
 
-    public override object FromBinary(byte[] bytes, string manifest) =>
-        Types.TryGetValue(manifest, out var type)
-            ? JsonSerializer.Deserialize(bytes, type, _options) ?? throw new SerializationException($"empty {manifest}")
-            : throw new SerializationException($"unknown relay protocol message \"{manifest}\"");
+    /// <summary>
+    /// Reads a message. What cannot be read (an unknown name, malformed JSON, a missing field) becomes an
+    /// <see cref="UnreadableMessage"/> instead of an exception, so the node can answer its sender with a rejection
+    /// rather than Akka.Remote dropping it with only a log line.
+    /// </summary>
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        if (!Types.TryGetValue(manifest, out var type))
+            return new UnreadableMessage(manifest, $"\"{manifest}\" is not a message of the relay's protocol");
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, type, _options) ?? new UnreadableMessage(manifest, "empty message");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or InvalidOperationException or FormatException)
+        {
+            return new UnreadableMessage(manifest, $"malformed {manifest}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// For a node process: messages arriving over Akka.Remote are read only by the relay's serializer. Akka's default
+    /// serializer for plain objects (Newtonsoft.Json, id 1) reads a type name off the wire and instantiates it; this
+    /// configuration puts <see cref="RemoteJsonRefusal"/> in its place, which reads nothing and hands the node an
+    /// <see cref="UnreadableMessage"/> to refuse. Not applied where an application hosts the relay in its own system.
+    /// </summary>
+    public static Config NodeOnlyConfig { get; } = ConfigurationFactory.ParseString("""
+        akka.actor.serializers.json = "ActorRelay.Protocol.RemoteJsonRefusal, ActorRelay"
+        """);
 
     /// <summary>Actor refs as their full serialized path (with the remote address when sent over the wire).</summary>
     private sealed class ActorRefConverter(ExtendedActorSystem system) : JsonConverter<IActorRef>
@@ -71,4 +95,32 @@ public sealed class RelayProtocolSerializer : SerializerWithStringManifest
         public override void Write(Utf8JsonWriter writer, IActorRef value, JsonSerializerOptions options) =>
             writer.WriteStringValue(Akka.Serialization.Serialization.SerializedActorPath(value));
     }
+}
+
+/// <summary>
+/// What a serializer could not read, handed to the receiving actor instead of being dropped: the node answers its
+/// sender with <see cref="CommandRejected"/> (reason <see cref="RejectReason.Unreadable"/>) and logs it.
+/// </summary>
+public sealed record UnreadableMessage(string Manifest, string Reason);
+
+/// <summary>
+/// Takes the place of Akka's Newtonsoft.Json serializer (identifier 1) in a relay node process (see
+/// <see cref="RelayProtocolSerializer.NodeOnlyConfig"/>): it never reads a type name off the wire, so no object
+/// outside the relay's protocol can be made to exist in the node by a message. What arrives through it becomes an
+/// <see cref="UnreadableMessage"/>; nothing in a node process serializes with it.
+/// </summary>
+public sealed class RemoteJsonRefusal(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+{
+    /// <summary>Newtonsoft.Json's identifier: what a supervisor without the relay's serializer sends with.</summary>
+    public override int Identifier => 1;
+
+    // A string-manifest serializer: Akka hands the manifest over as text and resolves no type from it.
+    public override string Manifest(object o) => "";
+
+    public override byte[] ToBinary(object obj) =>
+        throw new SerializationException($"{obj.GetType()} has no serializer in a relay node: only the relay's protocol crosses the wire");
+
+    public override object FromBinary(byte[] bytes, string manifest) =>
+        new UnreadableMessage(manifest.Length > 0 ? manifest : "(Newtonsoft.Json)",
+            "the node reads messages only with the relay's protocol serializer (RelayProtocolSerializer); register it in the supervisor");
 }

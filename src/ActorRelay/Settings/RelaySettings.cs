@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Akka.Configuration;
+using ActorRelay.Control;
 using ActorRelay.Latching;
 using ActorRelay.Protocol;
 
@@ -50,6 +51,9 @@ public sealed record RelaySettings
     public required TimeSpan LearningWindow { get; init; }
     public required int Probation { get; init; }
     public required int MaxSequenceJump { get; init; }
+    public required IReadOnlyList<string> ControlAllow { get; init; }
+    public required IReadOnlyList<string> ControlAdministrators { get; init; }
+    public required TimeSpan OpenerLostGrace { get; init; }
 
     public const int MaxUdpPayload = 65507;
 
@@ -102,6 +106,9 @@ public sealed record RelaySettings
             LearningWindow = r.Duration("latch.learning-window"),
             Probation = r.Int("latch.probation", 1, 64),
             MaxSequenceJump = r.Int("latch.max-sequence-jump", 1, 32767),
+            ControlAllow = r.List("control.allow"),
+            ControlAdministrators = r.List("control.administrators"),
+            OpenerLostGrace = r.Duration("control.opener-lost-grace"),
         };
         s.Validate();
         return s;
@@ -135,7 +142,12 @@ public sealed record RelaySettings
         if (Probation < 1 || Probation > 64) throw new ConfigurationException($"relay.latch.probation must be in 1..64, got {Probation}");
         if (MaxSequenceJump < 1 || MaxSequenceJump > 32767)
             throw new ConfigurationException($"relay.latch.max-sequence-jump must be in 1..32767, got {MaxSequenceJump}");
+        if (OpenerLostGrace < TimeSpan.Zero) throw new ConfigurationException("relay.control.opener-lost-grace must be >= 0");
+        _ = ControlPolicy; // parses the patterns: a bad one fails here, naming its key
     }
+
+    /// <summary>Who may use the control plane, and for what (relay.control).</summary>
+    public ControlPolicy ControlPolicy => new(ControlAllow, ControlAdministrators);
 
     /// <summary>HOCON for akka.io.udp derived from these settings (buffer-size = max-datagram + 1).</summary>
     public Config AkkaIoConfig() => ConfigurationFactory.ParseString(AkkaIoHocon(MaxDatagram));
@@ -211,6 +223,23 @@ public sealed record RelaySettings
             catch (Exception)
             {
                 throw new ConfigurationException($"relay.{key} must be a duration such as 500ms, 30s or 2m, got \"{raw}\"");
+            }
+        }
+
+        /// <summary>A list of strings, or one string of comma-separated entries (what an environment variable can carry).</summary>
+        public IReadOnlyList<string> List(string key)
+        {
+            var value = section.GetValue(key);
+            if (value is null || value.IsEmpty) return [];
+            try
+            {
+                if (value.IsString())
+                    return value.GetString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                return section.GetStringList(key).Select(v => v.Trim()).Where(v => v.Length > 0).ToList(); // [] reads as empty
+            }
+            catch (Exception e) when (e is not ConfigurationException)
+            {
+                throw new ConfigurationException($"relay.{key} must be a list of strings, or one string of comma-separated entries: {e.Message}");
             }
         }
 

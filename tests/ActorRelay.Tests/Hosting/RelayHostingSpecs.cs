@@ -26,6 +26,7 @@ public sealed class RelayHostingSpecs
             Transport = SideTransport.AkkaIo, BindAddress = IPAddress.Parse("::1"), AdvertiseAddress = IPAddress.Parse("203.0.113.9"),
             PortMin = 20000, PortMax = 20999, MaxDatagram = 9000, IdleTimeout = TimeSpan.FromSeconds(90), MaxLifetime = TimeSpan.FromHours(4),
             LatchMode = LatchMode.Rtp, Probation = 3, SocketEngine = SocketEngine.Dotnet, NodeName = "media",
+            ControlAllow = ["*"], ControlAdministrators = ["sip@10.0.0.5"], OpenerLostGrace = TimeSpan.FromSeconds(30),
         };
         var config = ConfigurationFactory.ParseString(options.ToString()).WithFallback(RelaySettings.DefaultConfig());
         var s = RelaySettings.From(config);
@@ -34,7 +35,11 @@ public sealed class RelayHostingSpecs
             Transport = SideTransport.AkkaIo, BindAddress = IPAddress.Parse("::1"), AdvertiseAddress = IPAddress.Parse("203.0.113.9"),
             PortMin = 20000, PortMax = 20999, MaxDatagram = 9000, IdleTimeout = TimeSpan.FromSeconds(90), MaxLifetime = TimeSpan.FromHours(4),
             LatchMode = LatchMode.Rtp, Probation = 3, SocketEngine = SocketEngine.Dotnet, NodeName = "media",
+            OpenerLostGrace = TimeSpan.FromSeconds(30),
+            ControlAllow = s.ControlAllow, ControlAdministrators = s.ControlAdministrators, // lists: compared below
         }, s);
+        Assert.Equal(["*"], s.ControlAllow);
+        Assert.Equal(["sip@10.0.0.5"], s.ControlAdministrators);
         Assert.Equal(9001, config.GetInt("akka.io.udp.disabled-buffer-pool.buffer-size")); // Akka.IO lets 9000 bytes through
         Assert.Equal("", new RelayOptions().ToString());
     }

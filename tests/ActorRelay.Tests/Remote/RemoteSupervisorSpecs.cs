@@ -31,7 +31,8 @@ public sealed class RemoteSupervisorSpecs : TestKit
 
     public RemoteSupervisorSpecs(ITestOutputHelper output) : base(Remote().WithFallback(RelayProtocolSerializer.Config), "supervisor", output)
     {
-        var relayConfig = Remote().WithFallback(RelaySettings.DefaultConfig());
+        // the supervisor here is also an administrator: it subscribes to every channel
+        var relayConfig = Remote("relay.control.administrators = [\"127.0.0.1\"]").WithFallback(RelaySettings.DefaultConfig());
         _relaySystem = ActorSystem.Create("relay-node", relayConfig);
         var settings = RelaySettings.From(relayConfig) with { PortMin = _ports.Min, PortMax = _ports.Max, BindAddress = IPAddress.Loopback };
         _node = _relaySystem.ActorOf(RelayNodeActor.Props(settings, _clock), "relay");

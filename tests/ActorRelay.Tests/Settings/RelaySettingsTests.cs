@@ -26,7 +26,10 @@ public sealed class RelaySettingsTests
         Assert.Equal(1500, s.MaxDatagram);
         Assert.Equal(TimeSpan.FromSeconds(60), s.IdleTimeout);
         Assert.Equal(TimeSpan.FromSeconds(30), s.SetupTimeout);
-        Assert.Equal(TimeSpan.Zero, s.MaxLifetime);
+        Assert.Equal(TimeSpan.FromHours(4), s.MaxLifetime);
+        Assert.Equal(new[] { "127.0.0.1", "::1" }, s.ControlAllow);
+        Assert.Empty(s.ControlAdministrators);
+        Assert.Equal(TimeSpan.FromSeconds(60), s.OpenerLostGrace);
         Assert.Equal(LatchMode.First, s.LatchMode);
         Assert.Equal(1501, s.AkkaIoConfig().GetInt("akka.io.udp.disabled-buffer-pool.buffer-size"));
         Assert.Equal(SocketEngine.Auto, s.SocketEngine);
