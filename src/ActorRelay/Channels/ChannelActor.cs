@@ -328,6 +328,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         _closeReason = reason;
         _closeMessage = message;
         _state = ChannelState.Closing;
+        if (!_failedOpen) _node.Tell(new ChannelClosing(reason));
         Timers.CancelAll();
         PublishDrops();
         foreach (var slot in new[] { _left, _right })

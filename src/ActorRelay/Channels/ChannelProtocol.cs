@@ -43,6 +43,9 @@ internal sealed record PortReplaced(Side Side, int Port);
 /// <summary>Channel → node: an event of this channel for its subscribers (the node fans it out, once per subscriber).</summary>
 internal sealed record ChannelEvent(IChannelEvent Event);
 
+/// <summary>Channel → node: the channel began to close (its ports are being freed).</summary>
+internal sealed record ChannelClosing(CloseReason Reason);
+
 /// <summary>Node → channel: close for a reason of the node's (NodeStopping when it drains, OpenerLost for an orphan).</summary>
 internal sealed record CloseWithReason(CloseReason Reason, string Message)
 {

@@ -153,6 +153,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
         Receive<ChannelReady>(OnReady);
         Receive<ChannelOpenFailed>(OnOpenFailed);
         Receive<ReplacePort>(OnReplacePort);
+        Receive<ChannelClosing>(_ => { if (_channels.TryGet(Sender, out var r)) r.State = ChannelState.Closing; });
         Receive<ChannelEvent>(e =>
         {
             if (_channels.TryGet(Sender, out var r)) Publish(r, e.Event);
@@ -225,6 +226,11 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
             if (!existing.Request.WithoutListener().Equals(o.WithoutListener()))
             {
                 Reject(o.ChannelId, RejectReason.Conflict, $"channel {o.ChannelId} is already open with different parameters");
+                return;
+            }
+            if (existing.State == ChannelState.Closing)
+            {
+                Reject(o.ChannelId, RejectReason.Conflict, $"channel {o.ChannelId} is closing; open it again once it is closed");
                 return;
             }
             if (listener is not null && !existing.Failed) AddSubscriber(existing, listener); // the retrier hears the events too

@@ -109,8 +109,13 @@ public sealed record UnreadableMessage(string Manifest, string Reason);
 /// outside the relay's protocol can be made to exist in the node by a message. What arrives through it becomes an
 /// <see cref="UnreadableMessage"/>; nothing in a node process serializes with it.
 /// </summary>
-public sealed class RemoteJsonRefusal(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+public sealed class RemoteJsonRefusal : SerializerWithStringManifest
 {
+    public RemoteJsonRefusal(ExtendedActorSystem system) : base(system) { }
+
+    /// <summary>Akka passes the settings of the serializer this one replaces (akka.actor.serialization-settings.json).</summary>
+    public RemoteJsonRefusal(ExtendedActorSystem system, Config settings) : base(system) { }
+
     /// <summary>Newtonsoft.Json's identifier: what a supervisor without the relay's serializer sends with.</summary>
     public override int Identifier => 1;
 
@@ -121,6 +126,6 @@ public sealed class RemoteJsonRefusal(ExtendedActorSystem system) : SerializerWi
         throw new SerializationException($"{obj.GetType()} has no serializer in a relay node: only the relay's protocol crosses the wire");
 
     public override object FromBinary(byte[] bytes, string manifest) =>
-        new UnreadableMessage(manifest.Length > 0 ? manifest : "(Newtonsoft.Json)",
+        new UnreadableMessage(string.IsNullOrEmpty(manifest) ? "(Newtonsoft.Json)" : manifest,
             "the node reads messages only with the relay's protocol serializer (RelayProtocolSerializer); register it in the supervisor");
 }
