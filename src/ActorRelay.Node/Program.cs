@@ -5,6 +5,7 @@ using Akka.Hosting;
 using Akka.Logger.Serilog;
 using Akka.Remote.Hosting;
 using ActorRelay;
+using ActorRelay.Control;
 using ActorRelay.Hosting;
 using ActorRelay.Node;
 using ActorRelay.NodeProcess;
@@ -74,9 +75,21 @@ internal static class NodeProgram
         Log.Information("Open files: soft limit {Soft}, hard limit {Hard}; this node holds at most {Capacity} channels",
             limits?.Soft, limits?.Hard, capacity);
 
+        var remote = config.GetConfig("relay.remote");
+        Akka.Remote.Transport.DotNetty.DotNettySslSetup? tls;
+        try
+        {
+            tls = RelayTlsSettings.From(remote.GetConfig("tls") ?? Akka.Configuration.Config.Empty)?.ToSetup();
+        }
+        catch (Exception e) when (e is ConfigurationException or IOException or System.Security.Cryptography.CryptographicException)
+        {
+            Console.Error.WriteLine($"relay.remote.tls: {e.Message}");
+            return 1;
+        }
+        if (tls is not null) Log.Information("Control plane: mutual TLS with certificate {Subject}", tls.Certificate.Subject);
+
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        var remote = config.GetConfig("relay.remote");
         builder.Services.AddAkka("actor-relay", (akka, _) =>
         {
             akka.AddHocon(settings.AkkaIoConfig(), HoconAddMode.Prepend)
@@ -92,6 +105,7 @@ internal static class NodeProgram
                 var publicHost = remote.GetString("public-hostname");
                 akka.WithRemoting(remote.GetString("hostname"), remote.GetInt("port"),
                     string.IsNullOrWhiteSpace(publicHost) ? null : publicHost);
+                if (tls is not null) akka.AddHocon(RelayTls.Hocon, HoconAddMode.Prepend).AddSetup(tls);
             }
             akka.WithActorRelay();
         });
