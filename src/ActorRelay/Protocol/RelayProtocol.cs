@@ -311,5 +311,11 @@ public sealed record PacketsDropped(string ChannelId, Side Side, IReadOnlyDictio
 /// <summary>The channel hit a timeout and is closing (a ChannelClosed follows).</summary>
 public sealed record ChannelTimedOut(string ChannelId, CloseReason Reason, TimeSpan After) : IChannelEvent;
 
+/// <summary>
+/// A supervisor lost a channel without hearing it close: the node it lived on restarted without it, or is gone. Sent by
+/// the supervisor-side client (<c>RelayClient</c>), never by a node; the call's media has stopped.
+/// </summary>
+public sealed record ChannelLost(string ChannelId, string Why) : IChannelEvent;
+
 /// <summary>The channel is closed and its ports are released. Also the reply to CloseChannel.</summary>
 public sealed record ChannelClosed(string ChannelId, CloseReason Reason, string Message, ChannelSnapshot Final) : IChannelEvent;
