@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Configuration;
@@ -205,5 +207,87 @@ public sealed class NodeProcessSpecs
         }
         node.Terminate();
         Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
+    }
+
+    [Fact]
+    public async Task With_tls_configured_the_node_serves_a_supervisor_holding_a_certificate_of_its_ca_and_no_other()
+    {
+        var dir = Directory.CreateTempSubdirectory("actorrelay-tls");
+        try
+        {
+            var pki = new TestPki();
+            File.WriteAllBytes(Path.Combine(dir.FullName, "node.pfx"), pki.Issue("relay-node").Export(X509ContentType.Pfx, "secret"));
+            File.WriteAllText(Path.Combine(dir.FullName, "ca.pem"), pki.CaPem);
+            var config = Path.Combine(dir.FullName, "relay.conf");
+            File.WriteAllText(config, $$"""
+                relay.remote.tls {
+                  enabled = on
+                  certificate = "{{Path.Combine(dir.FullName, "node.pfx")}}"
+                  password = "secret"
+                  trusted-ca = "{{Path.Combine(dir.FullName, "ca.pem")}}"
+                }
+                """);
+            using var node = new NodeProcess(["--config", config, "--remote-port", "0"],
+                new Dictionary<string, string> { ["ACTORRELAY__PORTS__MIN"] = "13200", ["ACTORRELAY__PORTS__MAX"] = "13299" });
+            node.WaitForLine(l => l.Contains("mutual TLS with certificate CN=relay-node"), Start);
+            var line = node.WaitForLine(l => l.Contains("Supervisors reach this node at"), Start);
+            node.WaitForLine(l => l == "All set.", Start);
+            var path = Regex.Match(line, @"akka\.ssl\.tcp://\S+/user/relay").Value;
+            Assert.NotEmpty(path);
+
+            using var supervisor = pki.System("sip-server", pki.Issue("sip-server"));
+            var relay = await supervisor.ActorSelection(path).ResolveOne(TimeSpan.FromSeconds(10));
+            var opened = await relay.Ask<ChannelOpened>(new OpenChannel("secure", SubscribeOpener: false), TimeSpan.FromSeconds(10));
+            Assert.InRange(opened.Left.Port, 13200, 13299);
+
+            using var rogue = pki.System("sip-server", pki.SelfMade("sip-server"));
+            await Assert.ThrowsAnyAsync<Exception>(() => rogue.ActorSelection(path).ResolveOne(TimeSpan.FromSeconds(3)));
+            node.Terminate();
+            Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+}
+
+/// <summary>A private CA for the TLS test: certificates for the node and supervisors, and a supervisor system using one.</summary>
+internal sealed class TestPki
+{
+    private readonly X509Certificate2 _ca;
+
+    public TestPki()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=ActorRelay test CA", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
+        _ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddDays(2));
+    }
+
+    public string CaPem => _ca.ExportCertificatePem();
+
+    public X509Certificate2 Issue(string subject) => Make(subject, byCa: true);
+
+    public X509Certificate2 SelfMade(string subject) => Make(subject, byCa: false);
+
+    private X509Certificate2 Make(string subject, bool byCa)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest($"CN={subject}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
+        var from = DateTimeOffset.UtcNow.AddDays(-1);
+        var until = DateTimeOffset.UtcNow.AddDays(1);
+        var cert = byCa
+            ? request.Create(_ca, from, until, RandomNumberGenerator.GetBytes(8)).CopyWithPrivateKey(key)
+            : request.CreateSelfSigned(from, until);
+        return X509CertificateLoader.LoadPkcs12(cert.Export(X509ContentType.Pfx), null);
+    }
+
+    public ActorSystem System(string name, X509Certificate2 certificate)
+    {
+        var config = ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }")
+            .WithFallback(ActorRelay.Control.RelayTls.Hocon).WithFallback(RelayProtocolSerializer.Config);
+        var trusted = new X509Certificate2Collection { X509CertificateLoader.LoadCertificate(_ca.RawData) };
+        return ActorSystem.Create(name, BootstrapSetup.Create().WithConfig(config)
+            .And(ActorRelay.Control.RelayTls.Setup(certificate, trusted)));
     }
 }

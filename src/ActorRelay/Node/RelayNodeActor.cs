@@ -168,7 +168,12 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
 
         ReceiveAny(m =>
         {
-            if (IsAnonymous(Sender)) { Unhandled(m); return; } // nobody to answer: logged as unhandled
+            if (IsAnonymous(Sender))
+            {
+                _log.Warning("Unknown message {Type} without a sender: nobody to answer", m?.GetType().FullName ?? "null");
+                Unhandled(m);
+                return;
+            }
             RejectCommand(m?.GetType().Name ?? "null", $"unknown command {m?.GetType().FullName ?? "null"}");
         });
     }
