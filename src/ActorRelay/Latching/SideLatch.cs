@@ -11,6 +11,8 @@ public enum LatchVerdict : byte
     Latched,
     /// <summary>The latch moved to this source: relay it and tell the channel.</summary>
     Moved,
+    /// <summary>Mode auto: the latched source (taken by another protocol) sent RTP: relay it; the side now carries RTP.</summary>
+    Confirmed,
     /// <summary>Drop: source is unspecified, multicast, broadcast or port 0.</summary>
     DropInvalidSource,
     /// <summary>Drop: not the latched source and the policy does not follow it.</summary>
@@ -21,12 +23,16 @@ public enum LatchVerdict : byte
     DropNotRtp,
     /// <summary>Drop (mode Rtp): the source has not yet sent enough consecutive packets of one SSRC.</summary>
     DropProbation,
+    /// <summary>Drop: a zero-length datagram from a source other than the latched one (it never takes or moves a latch).</summary>
+    DropEmpty,
 }
 
 public static class LatchVerdicts
 {
-    public static bool Relays(this LatchVerdict v) => v <= LatchVerdict.Moved;
+    public static bool Relays(this LatchVerdict v) => v <= LatchVerdict.Confirmed;
     public static bool ChangesLatch(this LatchVerdict v) => v is LatchVerdict.Latched or LatchVerdict.Moved;
+    /// <summary>The sibling's view of this side's target must be built again (a new source, or a source now known to carry RTP).</summary>
+    public static bool ChangesTarget(this LatchVerdict v) => v is LatchVerdict.Latched or LatchVerdict.Moved or LatchVerdict.Confirmed;
 
     public static DropReason ToDropReason(this LatchVerdict v) => v switch
     {
@@ -35,6 +41,7 @@ public static class LatchVerdicts
         LatchVerdict.DropUnexpectedSource => DropReason.UnexpectedSource,
         LatchVerdict.DropNotRtp => DropReason.NotRtp,
         LatchVerdict.DropProbation => DropReason.Probation,
+        LatchVerdict.DropEmpty => DropReason.Empty,
         _ => throw new ArgumentOutOfRangeException(nameof(v), v, "not a drop"),
     };
 }
@@ -46,13 +53,19 @@ public static class LatchVerdicts
 /// and applied at the next datagram.
 /// <para>Semantics (docs/latching.md has the full table):</para>
 /// <list type="bullet">
-/// <item>Never latches to an invalid source, nor (when set) to a source outside the expected one.</item>
+/// <item>Never latches to an invalid source, nor (when set) to a source outside the expected one; a zero-length
+///   datagram never takes or moves a latch.</item>
 /// <item>first: the first valid source latches; later sources are dropped, except that after a re-signal,
 ///   inside the learning window, the first new source moves the latch once.</item>
 /// <item>rtp: only RTP latches, after <c>Probation</c> consecutive in-sequence packets of one SSRC from one
 ///   source. Once latched, a new source takes over only with the latched SSRC and a sequence number at most
 ///   <c>MaxSequenceJump</c> ahead of the highest seen (a NAT rebind; stale packets from the old source are
 ///   behind and never swing it back), or after a re-signal inside the window by passing probation.</item>
+/// <item>auto (the default): the rtp rules for RTP and RTCP, and first's rules for any other protocol, with RTP
+///   winning: a fresh side latches to the first source of another protocol provisionally (so a non-RTP symmetric
+///   protocol is relayed), and an RTP source that passes probation takes the side over from it; once a side carries
+///   RTP, no other protocol moves it. RTP is never relayed to a side latched by another protocol only (the caller
+///   checks <see cref="CarriesRtp"/>), so junk sprayed before the clients start receives no media.</item>
 /// <item>follow: every new source re-latches (the seed's behaviour; unsafe).</item>
 /// </list>
 /// </summary>
@@ -67,6 +80,7 @@ public sealed class SideLatch
     private uint _ssrc;
     private ushort _highestSeq;
     private bool _haveSeq;
+    private bool _rtpLatched;           // the latch was taken (or confirmed) by RTP
     // probation candidates (mode rtp): a few sources at once, so packets sprayed between the genuine
     // client's packets cannot keep resetting its probation; allocated only while a probation runs
     private const int CandidateSlots = 4;
@@ -87,6 +101,12 @@ public sealed class SideLatch
     public PacketSource Current => _current;
     public SourceFilter? Expected => _pending?.Expected ?? _expected;
 
+    /// <summary>Whether RTP may be relayed to this side: always, except in mode auto while it is latched by another protocol only.</summary>
+    public bool CarriesRtp => _policy.Mode != LatchMode.Auto || _rtpLatched;
+
+    /// <summary>Mode auto: the datagram last offered was RTP or RTCP (set by <see cref="Offer"/>; read on the same thread).</summary>
+    public bool LastWasRtp { get; private set; }
+
     /// <summary>
     /// The supervisor re-signalled this side (a re-INVITE): reopen learning for the window from <paramref name="nowMs"/>,
     /// and replace the expected source when one is given. Safe to call from any thread.
@@ -98,15 +118,23 @@ public sealed class SideLatch
         if (_pending is { } p) Apply(p);
         if (!source.IsValidPeer) return LatchVerdict.DropInvalidSource;
 
+        var mode = _policy.Mode;
+        if (mode == LatchMode.Auto) LastWasRtp = RtpHeader.Classify(datagram, out _, out _) != RtpKind.NotRtp;
         if (IsLatched && source == _current)
         {
-            if (_policy.Mode == LatchMode.Rtp) Track(datagram);
+            if (mode == LatchMode.Rtp) Track(datagram);
+            else if (mode == LatchMode.Auto && LastWasRtp)
+            {
+                Track(datagram);
+                if (!_rtpLatched) { _rtpLatched = true; return LatchVerdict.Confirmed; }
+            }
             return LatchVerdict.Accept;
         }
+        if (datagram.IsEmpty) return LatchVerdict.DropEmpty;
         if (_expected is { } e && !e.Matches(source)) return LatchVerdict.DropUnexpectedSource;
 
         var inWindow = nowMs < _windowEndsMs;
-        switch (_policy.Mode)
+        switch (mode)
         {
             case LatchMode.Follow:
                 return Take(source, 0, 0, false);
@@ -116,15 +144,22 @@ public sealed class SideLatch
                 if (_relearn && inWindow) return Take(source, 0, 0, false);
                 return LatchVerdict.DropForeignSource;
 
-            default: // Rtp
+            case LatchMode.Auto when !LastWasRtp:
+                if (!IsLatched) return Take(source, 0, 0, false);     // provisional: any protocol, until RTP proves itself
+                if (_rtpLatched) return LatchVerdict.DropNotRtp;      // another protocol never moves an RTP side
+                if (_relearn && inWindow) return Take(source, 0, 0, false);
+                return LatchVerdict.DropForeignSource;
+
+            default: // Rtp, and Auto for RTP/RTCP
                 var kind = RtpHeader.Classify(datagram, out var ssrc, out var seq);
                 if (kind == RtpKind.NotRtp) return LatchVerdict.DropNotRtp;
-                if (IsLatched && kind == RtpKind.Rtp && ssrc == _ssrc && _haveSeq)
+                var rtpLatched = IsLatched && (mode == LatchMode.Rtp || _rtpLatched);
+                if (rtpLatched && kind == RtpKind.Rtp && ssrc == _ssrc && _haveSeq)
                 {
                     var ahead = RtpHeader.Ahead(seq, _highestSeq);
                     if (ahead >= 1 && ahead <= _policy.MaxSequenceJump) return Take(source, ssrc, seq, true);
                 }
-                if (IsLatched && !(_relearn && inWindow)) return LatchVerdict.DropForeignSource;
+                if (rtpLatched && !(_relearn && inWindow)) return LatchVerdict.DropForeignSource;
                 if (kind != RtpKind.Rtp) return LatchVerdict.DropProbation; // RTCP carries no sequence to prove itself
                 return Probation(source, ssrc, seq, nowMs);
         }
@@ -175,6 +210,7 @@ public sealed class SideLatch
         var verdict = IsLatched ? LatchVerdict.Moved : LatchVerdict.Latched;
         _current = source;
         IsLatched = true;
+        _rtpLatched = hasSeq;
         _relearn = false; // a re-signal moves the latch at most once
         if (hasSeq)
         {

@@ -31,6 +31,13 @@ public enum LatchMode
     /// SSRC; a new source is followed only with the latched SSRC and a plausible sequence continuation (NAT rebind).
     /// </summary>
     Rtp,
+    /// <summary>
+    /// The default: the Rtp rules for RTP and RTCP, First's rules for any other protocol, RTP winning. A fresh side
+    /// latches to another protocol's first source provisionally (so a non-RTP symmetric protocol is relayed); an RTP
+    /// source that passes probation takes it over, and RTP is never relayed to a provisional side, so junk sprayed
+    /// before the clients start (STUN, DTLS, empty or random datagrams) neither takes the call nor hears it.
+    /// </summary>
+    Auto,
 }
 
 /// <summary>An address and UDP port, as text so it serialises anywhere. Address is an IPv4 or IPv6 literal.</summary>
@@ -203,6 +210,8 @@ public enum DropReason
     Probation,
     /// <summary>Waited in the socket's queue longer than relay.max-queue-delay (the relay is overloaded): shed, not sent late.</summary>
     Late,
+    /// <summary>A zero-length datagram from a source other than the latched one.</summary>
+    Empty,
 }
 
 public sealed record SideSnapshot(

@@ -38,9 +38,10 @@ internal interface ISideDataPath
 /// </summary>
 internal sealed class LatchedTarget
 {
-    public LatchedTarget(PacketSource source, SocketAddress address, IPEndPoint endPoint)
+    public LatchedTarget(PacketSource source, SocketAddress address, IPEndPoint endPoint, bool carriesRtp)
     {
         Source = source;
+        CarriesRtp = carriesRtp;
         Address = address;
         EndPoint = endPoint;
         Native = GC.AllocateArray<byte>(address.Size, pinned: true);
@@ -48,6 +49,8 @@ internal sealed class LatchedTarget
     }
 
     public PacketSource Source { get; }
+    /// <summary>False while the side is latched by a protocol other than RTP (mode auto): RTP is not relayed to it.</summary>
+    public bool CarriesRtp { get; }
     public SocketAddress Address { get; }
     public IPEndPoint EndPoint { get; }
     /// <summary>The sockaddr as the OS takes it; pinned (allocated on the pinned object heap).</summary>
@@ -140,21 +143,24 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
 
         var verdict = Latch.Offer(source, datagram, now);
         if (!verdict.Relays()) { Drop(verdict.ToDropReason()); return null; }
-        if (verdict.ChangesLatch()) PublishLatch(source, family, nativeSource);
+        if (verdict.ChangesTarget()) PublishTarget(source, family, nativeSource, announce: verdict.ChangesLatch());
 
         var target = _sibling?._target;
-        if (target is null) { Drop(DropReason.PeerNotLatched); return null; }
+        // RTP goes only to a side whose latch carries RTP (mode auto: not to a source of another protocol only)
+        if (target is null || !target.CarriesRtp && Latch.LastWasRtp) { Drop(DropReason.PeerNotLatched); return null; }
         return target;
     }
 
-    private void PublishLatch(in PacketSource source, AddressFamily family, ReadOnlySpan<byte> nativeSource)
+    /// <summary>Builds this side's target again: for a new source (announced to the channel), or when it starts to carry RTP (silently).</summary>
+    private void PublishTarget(in PacketSource source, AddressFamily family, ReadOnlySpan<byte> nativeSource, bool announce)
     {
         var ep = source.ToEndPoint();
         // As received, so the reply goes out in the receiving socket's own family (an IPv4 client of a dual-stack
         // socket stays IPv4-mapped).
         var sa = nativeSource.IsEmpty ? ep.Serialize() : SocketAddressCodec.Copy(family, nativeSource);
         var previous = _target;
-        _target = new LatchedTarget(source, sa, ep);
+        _target = new LatchedTarget(source, sa, ep, Latch.CarriesRtp);
+        if (!announce) return;
         Counters.OnLatchChanged();
         Channel.Tell(new SideLatchChanged(Side, previous?.EndPoint, ep), SideActor);
     }

@@ -14,6 +14,9 @@ public sealed class SideLatchTests
 
     private static PacketSource Src(string ip, int port) => PacketSource.From(new IPEndPoint(IPAddress.Parse(ip), port));
 
+    /// <summary>A datagram of some protocol (not RTP, not empty: an empty datagram never latches).</summary>
+    private static readonly byte[] Data = [0x42];
+
     /// <summary>A side's latch with the shipped defaults and <paramref name="mode"/>, opened at time 0.</summary>
     private static SideLatch Latch(LatchMode mode) => new(ActorRelay.Settings.RelaySettings.Default.Latch with { Mode = mode }, 0);
 
@@ -22,11 +25,11 @@ public sealed class SideLatchTests
     {
         var latch = Latch(LatchMode.First);
         Assert.False(latch.IsLatched);
-        Assert.Equal(LatchVerdict.Latched, latch.Offer(Client, default, 0));
-        Assert.Equal(LatchVerdict.Accept, latch.Offer(Client, default, 1));
-        Assert.Equal(LatchVerdict.DropForeignSource, latch.Offer(SameIpOtherPort, default, 2));
-        Assert.Equal(LatchVerdict.DropForeignSource, latch.Offer(OtherIpSamePort, default, 3));
-        Assert.Equal(LatchVerdict.DropForeignSource, latch.Offer(Stranger, default, 4));
+        Assert.Equal(LatchVerdict.Latched, latch.Offer(Client, Data, 0));
+        Assert.Equal(LatchVerdict.Accept, latch.Offer(Client, Data, 1));
+        Assert.Equal(LatchVerdict.DropForeignSource, latch.Offer(SameIpOtherPort, Data, 2));
+        Assert.Equal(LatchVerdict.DropForeignSource, latch.Offer(OtherIpSamePort, Data, 3));
+        Assert.Equal(LatchVerdict.DropForeignSource, latch.Offer(Stranger, Data, 4));
         Assert.Equal(Client, latch.Current);
     }
 
@@ -34,11 +37,11 @@ public sealed class SideLatchTests
     public void Follow_moves_to_every_new_source_like_the_seed()
     {
         var latch = Latch(LatchMode.Follow);
-        Assert.Equal(LatchVerdict.Latched, latch.Offer(Client, default, 0));
-        Assert.Equal(LatchVerdict.Moved, latch.Offer(Stranger, default, 1));
+        Assert.Equal(LatchVerdict.Latched, latch.Offer(Client, Data, 0));
+        Assert.Equal(LatchVerdict.Moved, latch.Offer(Stranger, Data, 1));
         Assert.Equal(Stranger, latch.Current);
-        Assert.Equal(LatchVerdict.Accept, latch.Offer(Stranger, default, 2));
-        Assert.Equal(LatchVerdict.Moved, latch.Offer(Client, default, 3));
+        Assert.Equal(LatchVerdict.Accept, latch.Offer(Stranger, Data, 2));
+        Assert.Equal(LatchVerdict.Moved, latch.Offer(Client, Data, 3));
     }
 
     [Theory]
@@ -47,12 +50,12 @@ public sealed class SideLatchTests
     public void Invalid_sources_never_latch(LatchMode mode)
     {
         var latch = Latch(mode);
-        Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("0.0.0.0", 4000), default, 0));
-        Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("224.0.0.5", 4000), default, 0));
-        Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("198.51.100.10", 0), default, 0));
+        Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("0.0.0.0", 4000), Data, 0));
+        Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("224.0.0.5", 4000), Data, 0));
+        Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("198.51.100.10", 0), Data, 0));
         Assert.False(latch.IsLatched);
-        latch.Offer(Client, default, 1);
-        Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("255.255.255.255", 4000), default, 2));
+        latch.Offer(Client, Data, 1);
+        Assert.Equal(LatchVerdict.DropInvalidSource, latch.Offer(Src("255.255.255.255", 4000), Data, 2));
         Assert.Equal(Client, latch.Current);
     }
 

@@ -30,7 +30,7 @@ public sealed class RelaySettingsTests
         Assert.Equal(new[] { "127.0.0.1", "::1" }, s.ControlAllow);
         Assert.Empty(s.ControlAdministrators);
         Assert.Equal(TimeSpan.FromSeconds(60), s.OpenerLostGrace);
-        Assert.Equal(LatchMode.First, s.LatchMode);
+        Assert.Equal(LatchMode.Auto, s.LatchMode);
         Assert.Equal(1501, s.AkkaIoConfig().GetInt("akka.io.udp.disabled-buffer-pool.buffer-size"));
         Assert.Equal(SocketEngine.Auto, s.SocketEngine);
         Assert.Equal(0, s.RelayLoops);
