@@ -4,6 +4,10 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Xunit;
 
+// Every lab puts 203.0.113.1 on a bridge in the root namespace, so two labs must never exist at once:
+// the assembly's test classes (real-NAT latching, SIP calls) run one after another.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace ActorRelay.Nat.Tests;
 
 /// <summary>
