@@ -18,6 +18,8 @@ public abstract class KamailioCallSpecs(ITestOutputHelper output)
 {
     /// <summary>How long one SIP step (register, call setup, BYE) may take.</summary>
     protected static readonly TimeSpan Step = TimeSpan.FromSeconds(10);
+    /// <summary>How long one test's body may take.</summary>
+    protected static readonly TimeSpan TestLimit = TimeSpan.FromSeconds(60);
     /// <summary>Packets each stream sends per measured phase: 2 s at 50 packets/s.</summary>
     protected const int PhasePackets = 100;
     protected const double MinDelivered = 0.90;
@@ -273,6 +275,9 @@ public abstract class KamailioCallSpecs(ITestOutputHelper output)
         }
     }
 
+    /// <summary>Set to 1: the rig's report (user agents' events, NG exchanges with whole SDPs, logs) goes to the output of passing tests too.</summary>
+    public const string VerboseVariable = "ACTORRELAY_SIP_VERBOSE";
+
     /// <summary>Runs a test on a fresh rig; after a failure the rig's report goes to the test output.</summary>
     protected async Task WithRig(Func<SipRig, Task> body, Func<string, KamailioOptions>? options = null)
     {
@@ -281,8 +286,9 @@ public abstract class KamailioCallSpecs(ITestOutputHelper output)
         using var rig = SipRig.Start(CreateRelay(), options ?? Options);
         try
         {
-            await body(rig);
+            await body(rig).WaitAsync(TestLimit);      // a hung step fails the test (and the rig goes) instead of hanging the run
             Out.WriteLine($"done in {(DateTime.UtcNow - started).TotalSeconds:0.0} s (rig included)");
+            if (Environment.GetEnvironmentVariable(VerboseVariable) == "1") Out.WriteLine(rig.Report(maxString: 4000));
         }
         catch (Exception e)
         {

@@ -7,6 +7,7 @@ namespace ActorRelay.Nat.Tests.Sip;
 /// <summary>
 /// The test's own NG control client (loopback UDP): asks the relay under test what it knows (ping, query,
 /// list). Each command is retransmitted with the same cookie until its reply arrives or the deadline passes.
+/// Thread-safe: commands from concurrent tests steps take turns on the one socket.
 /// </summary>
 public sealed class NgClient(IPEndPoint relay) : IDisposable
 {
@@ -16,10 +17,16 @@ public sealed class NgClient(IPEndPoint relay) : IDisposable
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        s.ReceiveTimeout = 1000;                                  // a safety net: reads follow a Poll that saw data
         return s;
     }
 
     public NgMessage Command(IReadOnlyDictionary<string, object> body, TimeSpan within)
+    {
+        lock (_socket) return CommandAlone(body, within);
+    }
+
+    private NgMessage CommandAlone(IReadOnlyDictionary<string, object> body, TimeSpan within)
     {
         var request = new NgMessage(Guid.NewGuid().ToString("N")[..12], body);
         var bytes = request.ToBytes();
@@ -35,7 +42,7 @@ public sealed class NgClient(IPEndPoint relay) : IDisposable
                 if (!_socket.Poll(micros, SelectMode.SelectRead)) continue;
                 int n;
                 try { n = _socket.Receive(buffer); }
-                catch (SocketException) { continue; }          // ICMP: nobody listens (yet)
+                catch (SocketException) { continue; }          // ICMP: nobody listens (yet); or the safety net
                 NgMessage reply;
                 try { reply = NgMessage.Parse(buffer.AsSpan(0, n)); }
                 catch (BencodeException) { continue; }

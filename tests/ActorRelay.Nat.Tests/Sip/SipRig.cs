@@ -93,15 +93,18 @@ public sealed class SipRig : IDisposable
     }
 
     /// <summary>The user agents' events, the NG exchanges, the relay's and Kamailio's logs (last lines of each).</summary>
-    public string Report(int lines = 400)
+    public string Report(int lines = 400, int maxString = 60)
     {
         var sb = new StringBuilder();
         Section(sb, "user agents", _events, lines);
-        Section(sb, "NG exchanges (through the tap)", Tap?.Exchanges.Select(e => $"{e.Request}\n   => {e.Reply?.ToString() ?? "(no reply)"}") ?? [], lines);
+        Section(sb, "NG exchanges (through the tap)", Tap?.Exchanges.Select(e =>
+            $"{Render(e.Request, maxString)}\n   => {(e.Reply is null ? "(no reply)" : Render(e.Reply, maxString))}") ?? [], lines);
         Section(sb, $"relay ({Relay.Name}) log", Relay.Log.Split('\n'), lines);
         Section(sb, "kamailio log", Kamailio?.Log.Split('\n') ?? [], lines);
         return sb.ToString();
     }
+
+    private static string Render(NgMessage m, int maxString) => $"{m.Cookie} {Bencode.Render(m.Body, maxString)}";
 
     private static void Section(StringBuilder sb, string title, IEnumerable<string> lines, int last)
     {
