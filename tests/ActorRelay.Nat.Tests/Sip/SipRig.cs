@@ -54,6 +54,9 @@ public sealed class SipRig : IDisposable
         }
     }
 
+    /// <summary>What the rig and its user agents noted so far, in order.</summary>
+    public IReadOnlyList<string> Events => _events.ToList();
+
     public void Note(string line) => _events.Enqueue($"{_clock.Elapsed.TotalSeconds,7:0.000} {line}");
 
     /// <summary>A user agent behind NAT A (side A) or NAT B, with its own SIP port.</summary>
