@@ -130,13 +130,15 @@ public abstract class KamailioCallSpecs(ITestOutputHelper output)
         var before = calls.Select(Snapshot).ToList();
         using var attacker = new RelaySprayer(rig.Lab, rig.Relay.PortMin, rig.Relay.PortMax);
         await Until(() => attacker.Rounds >= 5, "the spray to run");
+        var roundsBefore = attacker.Rounds;
         var phases = await Task.WhenAll(calls.Select((c, i) => Measure(rig, c, before[i])));
-        var rounds = attacker.Rounds;
+        var rounds = attacker.Rounds - roundsBefore;
         await Task.WhenAll(calls.Select(c => HangUp(rig, c, byCaller: true)));
         attacker.Dispose();
-        Out.WriteLine($"attacker: {attacker.Sent} packets in {rounds}+ rounds over ports {rig.Relay.PortMin}-{rig.Relay.PortMax}, received {attacker.Bled}");
+        Out.WriteLine($"attacker: {attacker.Sent} packets over ports {rig.Relay.PortMin}-{rig.Relay.PortMax}, {rounds} rounds " +
+                      $"during the measured phase; received {attacker.Bled}");
         foreach (var (source, count) in attacker.BledFrom) Out.WriteLine($"  attacker received {count} from {source}");
-        Assert.True(rounds >= 100, $"the spray must have covered the calls (only {rounds} rounds)");
+        Assert.True(rounds >= 10, $"the spray must have overlapped the measured media (only {rounds} rounds over the range)");
         Assert.Equal(0, attacker.Bled);
         for (var i = 0; i < calls.Length; i++) AssertDelivered(calls[i], phases[i]);      // and it injected nothing
     });
