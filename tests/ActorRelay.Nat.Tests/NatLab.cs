@@ -4,6 +4,10 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Xunit;
 
+// Every lab puts 203.0.113.1 on a bridge in the root namespace, so two labs must never exist at once:
+// the assembly's test classes (real-NAT latching, SIP calls) run one after another.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace ActorRelay.Nat.Tests;
 
 /// <summary>
@@ -121,6 +125,13 @@ public sealed class NatLab : IDisposable
 
     /// <summary>Forgets every UDP mapping of a NAT, as a NAT reboot or a mapping timeout would.</summary>
     public void FlushConntrack(string nat) => TryRun("ip", "netns", "exec", nat, "conntrack", "-D", "-p", "udp");
+
+    /// <summary>Runs a command inside one of this lab's namespaces (an iptables rule on a NAT, say); throws if it fails.</summary>
+    public string Exec(string ns, params string[] args)
+    {
+        if (!_namespaces.Contains(ns)) throw new ArgumentException($"{ns} is not a namespace of this lab", nameof(ns));
+        return Run(["ip", "netns", "exec", ns, .. args]);
+    }
 
     /// <summary>A UDP socket created inside <paramref name="ns"/>, bound to <paramref name="bind"/>.</summary>
     public static Socket SocketIn(string ns, IPEndPoint bind)
