@@ -55,8 +55,13 @@ public static class EModel
     {
         if (!(oneWayDelayMs > 100)) return 0;   // NaN too
         var x = Math.Log2(oneWayDelayMs / 100);
-        return 25 * (Math.Pow(1 + Math.Pow(x, 6), 1.0 / 6) - 3 * Math.Pow(1 + Math.Pow(x / 3, 6), 1.0 / 6) + 2);
+        // 25·((1+x⁶)^⅙ − 3(1+(x/3)⁶)^⅙ + 2), written as 25·(g(x⁶) − 3·g((x/3)⁶)) with g(y) = (1+y)^⅙ − 1 computed
+        // without cancellation: for a delay just above 100 ms the terms are ~1 and their difference ~1e-18, and the
+        // plain form returned rounding noise (not monotone in the delay).
+        return 25 * (SixthRootMinusOne(Math.Pow(x, 6)) - 3 * SixthRootMinusOne(Math.Pow(x / 3, 6)));
     }
+
+    private static double SixthRootMinusOne(double y) => double.ExpM1(double.LogP1(y) / 6);
 
     /// <summary>Ie,eff for a loss ratio (0..1) with the codec's Ie and Bpl, random loss (G.107 §7.5).</summary>
     public static double EffectiveEquipmentImpairment(double lossRatio, CodecImpairment codec)
