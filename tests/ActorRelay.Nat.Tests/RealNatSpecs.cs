@@ -111,13 +111,14 @@ public sealed class RealNatSpecs : IDisposable
         private readonly Task _spray, _listen;
         private int _bled, _sent;
 
-        public Attacker(NatLab lab, bool smart)
+        /// <param name="junk">Instead of RTP: zero-length datagrams, STUN binding requests, DTLS records and random bytes.</param>
+        public Attacker(NatLab lab, bool smart, bool junk = false)
         {
             _socket = NatLab.SocketIn(lab.Attacker, new IPEndPoint(NatLab.AttackerAddress, 0));
             _socket.ReceiveTimeout = 50;
             // Blocking loops get threads of their own: on the thread pool they would starve the relay's socket
             // completions on a 2-core machine and delay media by the pool's thread injection (~0.5-1 s).
-            _spray = Task.Factory.StartNew(() => Spray(smart), TaskCreationOptions.LongRunning);
+            _spray = Task.Factory.StartNew(() => Spray(smart, junk), TaskCreationOptions.LongRunning);
             _listen = Task.Factory.StartNew(Listen, TaskCreationOptions.LongRunning);
         }
 
@@ -126,7 +127,7 @@ public sealed class RealNatSpecs : IDisposable
 
         /// <summary>random: random bytes and one-off SSRCs. smart: a well-formed RTP stream (one SSRC, consecutive
         /// sequence numbers) to every port, as a deliberate attacker would (ES2025-01's spray.py).</summary>
-        private void Spray(bool smart)
+        private void Spray(bool smart, bool junk)
         {
             var rng = new Random(42);
             ushort seq = 1;
@@ -135,13 +136,41 @@ public sealed class RealNatSpecs : IDisposable
             {
                 for (var port = PortMin; port <= PortMax; port++)
                 {
-                    var packet = smart ? Rtp(seq, 0xBAD0BAD0, FromAttacker) : Rtp((ushort)rng.Next(), (uint)rng.Next(1, int.MaxValue), FromAttacker);
-                    if (!smart && rng.Next(4) == 0) rng.NextBytes(packet.AsSpan(0, 12));
+                    var packet = junk ? Junk(rng) : smart ? Rtp(seq, 0xBAD0BAD0, FromAttacker) : Rtp((ushort)rng.Next(), (uint)rng.Next(1, int.MaxValue), FromAttacker);
+                    if (!smart && !junk && rng.Next(4) == 0) rng.NextBytes(packet.AsSpan(0, 12));
                     try { _socket.SendTo(packet, new IPEndPoint(NatLab.RelayAddress, port)); Interlocked.Increment(ref _sent); }
                     catch (SocketException) { }
                 }
                 seq++;
                 Thread.Sleep(2); // about 20,000 packets/s over the range: a flood, but the 2 cores stay usable
+            }
+        }
+
+        /// <summary>What arrives on RTP ports that is not RTP: empty datagrams, STUN, DTLS, garbage (each marked as the attacker's).</summary>
+        private static byte[] Junk(Random rng)
+        {
+            switch (rng.Next(4))
+            {
+                case 0: return [];
+                case 1:
+                    var stun = new byte[20 + 12]; // binding request: type 1, length 0 + 12-byte transaction id ... marker at 12
+                    stun[1] = 1;
+                    BinaryPrimitives.WriteUInt32BigEndian(stun.AsSpan(4), 0x2112A442);
+                    rng.NextBytes(stun.AsSpan(8, 12));
+                    stun[12] = FromAttacker;
+                    return stun[..20];
+                case 2:
+                    var dtls = new byte[60];            // a DTLS handshake record (content type 22)
+                    rng.NextBytes(dtls);
+                    dtls[0] = 22;
+                    dtls[12] = FromAttacker;
+                    return dtls;
+                default:
+                    var garbage = new byte[rng.Next(1, 200)];
+                    rng.NextBytes(garbage);
+                    if (garbage.Length > 12) garbage[12] = FromAttacker;
+                    garbage[0] = (byte)rng.Next(0, 128);  // never RTP
+                    return garbage;
             }
         }
 
@@ -163,10 +192,11 @@ public sealed class RealNatSpecs : IDisposable
         }
     }
 
-    private static async Task<ChannelOpened> Open(IActorRef node, string id, LatchMode mode, string? expectA = null, string? expectB = null)
+    /// <summary>Opens a channel; no <paramref name="mode"/>: the node's defaults, as users run it.</summary>
+    private static async Task<ChannelOpened> Open(IActorRef node, string id, LatchMode? mode = null, string? expectA = null, string? expectB = null)
     {
         var reply = await node.Ask<object>(new OpenChannel(id, new SideRequest(ExpectedSource: expectA), new SideRequest(ExpectedSource: expectB),
-            new ChannelOptions(LatchMode: mode)), Wait);
+            mode is null ? null : new ChannelOptions(LatchMode: mode)), Wait);
         return Assert.IsType<ChannelOpened>(reply);
     }
 
@@ -199,7 +229,7 @@ public sealed class RealNatSpecs : IDisposable
     public async Task Media_flows_both_ways_through_both_nats_and_the_relay_sees_only_public_addresses(string transport)
     {
         var (lab, node) = Start(transport);
-        var ch = await Open(node, "call", LatchMode.Rtp);
+        var ch = await Open(node, "call"); // the node's defaults
         var (a, b) = Clients(lab, ch);
         Call(a, b);
         var snap = await node.Ask<ChannelSnapshot>(new GetChannel("call"), Wait);
@@ -212,12 +242,12 @@ public sealed class RealNatSpecs : IDisposable
     // ---- 2. an attacker spraying the relay's range ---------------------------------------------
 
     [SkippableFact]
-    public async Task Rtp_probation_a_random_spray_running_before_open_and_through_the_call_bleeds_nothing()
+    public async Task Defaults_a_random_spray_running_before_open_and_through_the_call_bleeds_nothing()
     {
         var (lab, node) = Start();
         using var attacker = new Attacker(lab, smart: false);
         SpinUntil(() => attacker.Sent > 2_000);                // the spray is already running
-        var ch = await Open(node, "call", LatchMode.Rtp);
+        var ch = await Open(node, "call");                     // the node's defaults (latch mode auto)
         var (a, b) = Clients(lab, ch);
         Call(a, b, exchanges: 20);
         attacker.Dispose();
@@ -275,14 +305,48 @@ public sealed class RealNatSpecs : IDisposable
         _out.WriteLine("first mode without expected source: a spray running before the client's first packet latches the side (use rtp or an expected source)");
     }
 
+    [SkippableFact]
+    public async Task Defaults_empty_stun_and_dtls_datagrams_sprayed_before_the_clients_start_take_nothing_and_hear_nothing()
+    {
+        var (lab, node) = Start();
+        using var attacker = new Attacker(lab, smart: false, junk: true);
+        SpinUntil(() => attacker.Sent > 2_000);                // the junk is already arriving when the channel opens
+        var ch = await Open(node, "call");
+        await AwaitAssertAsync(async () =>                     // and has latched both fresh sides provisionally
+        {
+            var s = await node.Ask<ChannelSnapshot>(new GetChannel("call"), Wait);
+            Assert.Equal(NatLab.AttackerAddress.ToString(), s.Left.Latched?.Address);
+            Assert.Equal(NatLab.AttackerAddress.ToString(), s.Right.Latched?.Address);
+        });
+        var (a, b) = Clients(lab, ch);
+        Call(a, b, exchanges: 20);                             // RTP passing probation takes each side over
+        attacker.Dispose();
+        Assert.Equal(0, attacker.Bled);
+        Assert.Equal(0, a.Injected + b.Injected);
+        var snap = await node.Ask<ChannelSnapshot>(new GetChannel("call"), Wait);
+        Assert.Equal(NatLab.NatAPublic.ToString(), snap.Left.Latched!.Address);
+        Assert.Equal(NatLab.NatBPublic.ToString(), snap.Right.Latched!.Address);
+        _out.WriteLine($"junk sent {attacker.Sent}, bled 0; dropped L {string.Join(",", snap.Left.Dropped)} R {string.Join(",", snap.Right.Dropped)}");
+    }
+
+    private static async Task AwaitAssertAsync(Func<Task> assertion)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            try { await assertion(); return; }
+            catch (Xunit.Sdk.XunitException) when (DateTime.UtcNow < deadline) { await Task.Delay(20); }
+        }
+    }
+
     // ---- 3. NAT rebinding mid-call -----------------------------------------------------------
 
     [SkippableFact]
-    public async Task Rtp_mode_a_call_survives_both_clients_nat_mappings_changing()
+    public async Task Defaults_a_call_survives_both_clients_nat_mappings_changing()
     {
         var (lab, node) = Start();
         using var attacker = new Attacker(lab, smart: false);
-        var ch = await Open(node, "call", LatchMode.Rtp);
+        var ch = await Open(node, "call");                     // the node's defaults (latch mode auto)
         var (a, b) = Clients(lab, ch);
         Call(a, b);
         var before = await node.Ask<ChannelSnapshot>(new GetChannel("call"), Wait);

@@ -64,8 +64,9 @@ public static class LatchVerdicts
 /// <item>auto (the default): the rtp rules for RTP and RTCP, and first's rules for any other protocol, with RTP
 ///   winning: a fresh side latches to the first source of another protocol provisionally (so a non-RTP symmetric
 ///   protocol is relayed), and an RTP source that passes probation takes the side over from it; once a side carries
-///   RTP, no other protocol moves it. RTP is never relayed to a side latched by another protocol only (the caller
-///   checks <see cref="CarriesRtp"/>), so junk sprayed before the clients start receives no media.</item>
+///   RTP, no other protocol moves it. A side that carries RTP and a provisional one do not relay to each other (the
+///   caller compares <see cref="CarriesRtp"/>), so junk sprayed before the clients start neither hears the call nor
+///   reaches a client.</item>
 /// <item>follow: every new source re-latches (the seed's behaviour; unsafe).</item>
 /// </list>
 /// </summary>
@@ -101,11 +102,9 @@ public sealed class SideLatch
     public PacketSource Current => _current;
     public SourceFilter? Expected => _pending?.Expected ?? _expected;
 
-    /// <summary>Whether RTP may be relayed to this side: always, except in mode auto while it is latched by another protocol only.</summary>
+    /// <summary>False only in mode auto while the side is latched provisionally, by another protocol than RTP.</summary>
     public bool CarriesRtp => _policy.Mode != LatchMode.Auto || _rtpLatched;
 
-    /// <summary>Mode auto: the datagram last offered was RTP or RTCP (set by <see cref="Offer"/>; read on the same thread).</summary>
-    public bool LastWasRtp { get; private set; }
 
     /// <summary>
     /// The supervisor re-signalled this side (a re-INVITE): reopen learning for the window from <paramref name="nowMs"/>,
@@ -119,14 +118,16 @@ public sealed class SideLatch
         if (!source.IsValidPeer) return LatchVerdict.DropInvalidSource;
 
         var mode = _policy.Mode;
-        if (mode == LatchMode.Auto) LastWasRtp = RtpHeader.Classify(datagram, out _, out _) != RtpKind.NotRtp;
+        var isRtp = mode == LatchMode.Auto && RtpHeader.Classify(datagram, out _, out _) != RtpKind.NotRtp;
         if (IsLatched && source == _current)
         {
-            if (mode == LatchMode.Rtp) Track(datagram);
-            else if (mode == LatchMode.Auto && LastWasRtp)
+            if (mode == LatchMode.Rtp || isRtp && _rtpLatched) Track(datagram);
+            else if (isRtp)
             {
-                Track(datagram);
-                if (!_rtpLatched) { _rtpLatched = true; return LatchVerdict.Confirmed; }
+                // the provisional source itself sends RTP: it proves itself like any RTP source (probation), or a
+                // stranger whose junk latched the side first could confirm it with one RTP packet
+                var kind = RtpHeader.Classify(datagram, out var ssrc, out var seq);
+                return kind == RtpKind.Rtp ? Probation(source, ssrc, seq, nowMs) : LatchVerdict.DropProbation;
             }
             return LatchVerdict.Accept;
         }
@@ -144,7 +145,7 @@ public sealed class SideLatch
                 if (_relearn && inWindow) return Take(source, 0, 0, false);
                 return LatchVerdict.DropForeignSource;
 
-            case LatchMode.Auto when !LastWasRtp:
+            case LatchMode.Auto when !isRtp:
                 if (!IsLatched) return Take(source, 0, 0, false);     // provisional: any protocol, until RTP proves itself
                 if (_rtpLatched) return LatchVerdict.DropNotRtp;      // another protocol never moves an RTP side
                 if (_relearn && inWindow) return Take(source, 0, 0, false);
@@ -207,7 +208,7 @@ public sealed class SideLatch
 
     private LatchVerdict Take(in PacketSource source, uint ssrc, ushort seq, bool hasSeq)
     {
-        var verdict = IsLatched ? LatchVerdict.Moved : LatchVerdict.Latched;
+        var verdict = !IsLatched ? LatchVerdict.Latched : source == _current ? LatchVerdict.Confirmed : LatchVerdict.Moved;
         _current = source;
         IsLatched = true;
         _rtpLatched = hasSeq;

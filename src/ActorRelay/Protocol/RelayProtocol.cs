@@ -212,6 +212,8 @@ public enum DropReason
     Late,
     /// <summary>A zero-length datagram from a source other than the latched one.</summary>
     Empty,
+    /// <summary>Both sides are latched to the same address and port: relaying would send it back where it came from (a loop, or a reflector).</summary>
+    Loop,
 }
 
 public sealed record SideSnapshot(

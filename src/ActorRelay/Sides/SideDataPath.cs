@@ -146,8 +146,10 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
         if (verdict.ChangesTarget()) PublishTarget(source, family, nativeSource, announce: verdict.ChangesLatch());
 
         var target = _sibling?._target;
-        // RTP goes only to a side whose latch carries RTP (mode auto: not to a source of another protocol only)
-        if (target is null || !target.CarriesRtp && Latch.LastWasRtp) { Drop(DropReason.PeerNotLatched); return null; }
+        // Mode auto: a side latched by RTP and a side latched provisionally by another protocol do not relay to each
+        // other (no media to a stranger's junk, no junk to a client); in every other mode both always carry RTP.
+        if (target is null || target.CarriesRtp != Latch.CarriesRtp) { Drop(DropReason.PeerNotLatched); return null; }
+        if (target.Source == source) { Drop(DropReason.Loop); return null; } // never back to its own source
         return target;
     }
 
