@@ -18,7 +18,8 @@ internal static class NodeConfiguration
     public static Config Build(NodeOptions options, IDictionary? environment = null)
     {
         // only the relay's serializer reads what arrives over the wire (a library host keeps its own choice)
-        var config = RelayProtocolSerializer.NodeOnlyConfig.WithFallback(NodeDefaults()).WithFallback(RelaySettings.DefaultConfig());
+        var config = RelayProtocolSerializer.NodeOnlyConfig.WithFallback(NodeDefaults()).WithFallback(RelaySettings.DefaultConfig())
+            .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         if (options.ConfigFile is { } file)
         {
             if (!File.Exists(file)) throw new UsageException($"Configuration file not found: {file}");
@@ -30,6 +31,28 @@ internal static class NodeConfiguration
         var cli = FromOptions(options);
         if (cli.Length > 0) config = Parse(cli, "command line").WithFallback(config);
         return config;
+    }
+
+    /// <summary>
+    /// With persistence on and no database named (akka.persistence.*.sql.connection-string empty), the embedded SQLite
+    /// file relay.persistence.data-directory/actorrelay-&lt;node-name&gt;.db; the directory is created.
+    /// </summary>
+    public static Config WithDatabase(Config config)
+    {
+        if (!config.GetBoolean("relay.persistence.enabled", false)) return config;
+        if (config.GetString("akka.persistence.journal.sql.connection-string", "") is { Length: > 0 }) return config;
+        var directory = config.GetString("relay.persistence.data-directory", "data");
+        try { Directory.CreateDirectory(directory); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"relay.persistence.data-directory: cannot create {directory}: {e.Message}");
+        }
+        var file = Path.GetFullPath(Path.Combine(directory, $"actorrelay-{config.GetString("relay.node-name", "relay")}.db"));
+        var hocon = $"""
+            akka.persistence.journal.sql.connection-string = {Quote($"Data Source={file}")}
+            akka.persistence.snapshot-store.sql.connection-string = {Quote($"Data Source={file}")}
+            """;
+        return ConfigurationFactory.ParseString(hocon).WithFallback(config);
     }
 
     /// <summary>hocon/node.conf, embedded in the node.</summary>
@@ -70,6 +93,7 @@ internal static class NodeConfiguration
         Set("relay.latch.mode", o.Latch);
         Set("relay.remote.hostname", o.RemoteHost);
         Set("relay.remote.port", o.RemotePort?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (o.KeepChannels) Set("relay.persistence.keep-channels-on-stop", "on");
         return sb.ToString();
     }
 

@@ -40,7 +40,7 @@ internal static class NodeProgram
         try
         {
             options = NodeCommandLine.Read(parse);
-            config = NodeConfiguration.Build(options);
+            config = NodeConfiguration.WithDatabase(NodeConfiguration.Build(options));
             settings = RelaySettings.From(config);
             channels = options.Pairs.Concat(NodeConfiguration.DeclaredChannels(config)).ToList();
             level = ParseLevel(options.LogLevel);
@@ -126,6 +126,15 @@ internal static class NodeProgram
         if (remote.GetBoolean("enabled", true))
             Log.Information("Supervisors reach this node at {Address}/user/{Node}",
                 ((ExtendedActorSystem)system).Provider.DefaultAddress, settings.NodeName);
+
+        // the node answers once it has brought back the channels its journal held
+        try { await node.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(60), cancel); }
+        catch (AskTimeoutException)
+        {
+            Console.Error.WriteLine("The node did not finish restoring its channels within 60 s");
+            await host.StopAsync(CancellationToken.None);
+            return 1;
+        }
 
         foreach (var ch in channels)
         {

@@ -42,8 +42,9 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     {
         _spec = spec;
         _node = node;
-        _openedMs = spec.Clock.NowMs;
-        _openedAt = spec.Clock.WallNow;
+        _openedAt = spec.Restore?.OpenedAt ?? spec.Clock.WallNow;
+        _openedMs = spec.Clock.NowMs - (long)Math.Max(0, (spec.Clock.WallNow - _openedAt).TotalMilliseconds); // restored: from the first open
+        _bothLatched = spec.Restore is { Left: not null, Right: not null };
         _left = new SideSlot(Side.Left, spec.LeftBind, spec.LeftPortFromPool, spec.LeftAdvertise);
         _right = new SideSlot(Side.Right, spec.RightBind, spec.RightPortFromPool, spec.RightAdvertise);
     }
@@ -72,7 +73,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     private void Spawn(SideSlot slot)
     {
         var spec = new SideSpec(_spec.ChannelId, slot.Side, slot.Bind, slot.Side == Side.Left ? _spec.LeftPolicy : _spec.RightPolicy,
-            _spec.Settings, _spec.Clock, _spec.Loop);
+            _spec.Settings, _spec.Clock, _spec.Loop, slot.Side == Side.Left ? _spec.Restore?.Left : _spec.Restore?.Right);
         slot.Actor = Context.ActorOf(SideProps.For(spec, Self), $"{slot.Side.ToString().ToLowerInvariant()}-{++slot.Generation}");
         Context.Watch(slot.Actor);
     }
@@ -214,6 +215,8 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
 
     private void OnLatchChanged(SideLatchChanged l)
     {
+        _node.Tell(new ChannelLatched(l.Side, new LatchRestore(l.Current, l.Ssrc, l.CarriesRtp))); // what a restart puts back
+        if (!l.Announce) return;
         var source = RelayEndpoint.From(l.Current);
         if (l.Previous is null)
         {

@@ -4,6 +4,7 @@ using ActorRelay.Latching;
 using ActorRelay.Protocol;
 using ActorRelay.RelayLoops;
 using ActorRelay.Settings;
+using ActorRelay.Sides;
 
 namespace ActorRelay.Channels;
 
@@ -26,7 +27,11 @@ internal sealed record ChannelSpec(
     TimeSpan MaxLifetime,
     RelaySettings Settings,
     RelayClock Clock,
-    RelayLoop? Loop = null);
+    RelayLoop? Loop = null,
+    ChannelRestore? Restore = null);
+
+/// <summary>A channel a restarted node brings back: when it first opened (its lifetime counts from then) and its sides' latches.</summary>
+internal sealed record ChannelRestore(DateTimeOffset OpenedAt, LatchRestore? Left, LatchRestore? Right);
 
 /// <summary>Channel → node: both sides are bound; reply this to the opener(s).</summary>
 internal sealed record ChannelReady(ChannelOpened Opened);
@@ -42,6 +47,9 @@ internal sealed record PortReplaced(Side Side, int Port);
 
 /// <summary>Channel → node: an event of this channel for its subscribers (the node fans it out, once per subscriber).</summary>
 internal sealed record ChannelEvent(IChannelEvent Event);
+
+/// <summary>Channel → node: a side's latch took, moved or now carries RTP (the node records it when it persists channels).</summary>
+internal sealed record ChannelLatched(Side Side, LatchRestore Latch);
 
 /// <summary>Channel → node: the channel began to close (its ports are being freed).</summary>
 internal sealed record ChannelClosing(CloseReason Reason);

@@ -141,6 +141,12 @@ public static class RelayHostingExtensions
                 $"akka.io.udp.disabled-buffer-pool.buffer-size ({configuredBuffer}) must exceed relay.max-datagram ({settings.MaxDatagram}), " +
                 "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
         var node = system.ActorOf(RelayNodeActor.Props(settings, clock), settings.NodeName);
+        if (settings.PersistenceEnabled && settings.KeepChannelsOnStop)
+        {
+            // a planned restart: the channels stay recorded and come back at the next start
+            system.Log.Info("Stopping keeps the relay's channels (relay.persistence.keep-channels-on-stop): the next start brings them back");
+            return node;
+        }
         var shutdown = CoordinatedShutdown.Get(system);
         var deadline = shutdown.Timeout(CoordinatedShutdown.PhaseServiceUnbind);
         shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "drain-relay-node", async () =>

@@ -106,6 +106,24 @@ public sealed class SideLatch
     public bool CarriesRtp => _policy.Mode != LatchMode.Auto || _rtpLatched;
 
 
+    /// <summary>The latched SSRC when the side carries RTP; null otherwise.</summary>
+    public uint? Ssrc => _rtpLatched && _haveSeq ? _ssrc : null;
+
+    /// <summary>
+    /// Puts back a latch recorded before the node restarted: the source (and, for an RTP side, its SSRC), locked as
+    /// after its learning window. The sequence is not known any more: the source's next packet sets it.
+    /// </summary>
+    public void Restore(in PacketSource source, uint? ssrc, bool carriesRtp)
+    {
+        _current = source;
+        IsLatched = true;
+        _rtpLatched = carriesRtp && (_policy.Mode is LatchMode.Rtp or LatchMode.Auto);
+        _ssrc = ssrc ?? 0;
+        _haveSeq = false;
+        _windowEndsMs = long.MinValue;
+        _relearn = false;
+    }
+
     /// <summary>
     /// The supervisor re-signalled this side (a re-INVITE): reopen learning for the window from <paramref name="nowMs"/>,
     /// and replace the expected source when one is given. Safe to call from any thread.

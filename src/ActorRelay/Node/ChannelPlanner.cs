@@ -41,8 +41,9 @@ internal static class ChannelPlanner
 
     /// <summary>The channel a validated request asks for, on the ports the node took for it.</summary>
     /// <param name="advertise">The address channels advertise for sides on the node's bind address (or an unspecified one).</param>
+    /// <param name="restore">A channel a restarted node brings back: its ports are fixed (the clients know them) and its latches set.</param>
     public static ChannelSpec Plan(OpenChannel o, int leftPort, int rightPort, RelaySettings settings, IPAddress? advertise, RelayClock clock,
-        RelayLoop? loop)
+        RelayLoop? loop, ChannelRestore? restore = null)
     {
         var options = o.Options ?? new ChannelOptions();
         var policy = new LatchPolicy(options.LatchMode ?? settings.LatchMode, options.LearningWindow ?? settings.LearningWindow,
@@ -53,8 +54,8 @@ internal static class ChannelPlanner
             o.ChannelId,
             new IPEndPoint(leftBind, leftPort),
             new IPEndPoint(rightBind, rightPort),
-            LeftPortFromPool: o.Left?.Port is null,
-            RightPortFromPool: o.Right?.Port is null,
+            LeftPortFromPool: o.Left?.Port is null && restore is null,
+            RightPortFromPool: o.Right?.Port is null && restore is null,
             Advertise(o.Left, leftBind, advertise),
             Advertise(o.Right, rightBind, advertise),
             Expected(o.Left) is { } leftExpected ? policy with { Expected = leftExpected } : policy,
@@ -64,7 +65,8 @@ internal static class ChannelPlanner
             options.MaxLifetime ?? settings.MaxLifetime,
             settings,
             clock,
-            loop);
+            loop,
+            restore);
     }
 
     /// <summary>A side bound to an address of its request's own advertises it; otherwise the node's advertised address.</summary>

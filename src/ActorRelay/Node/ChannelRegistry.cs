@@ -11,6 +11,8 @@ internal sealed class ChannelRecord(string id, OpenChannel request, IActorRef ac
     public Address Owner { get; set; } = owner;
     /// <summary>The owner system is gone (terminated or unreachable); the channel is an orphan while nobody listens to it.</summary>
     public bool OwnerGone { get; set; }
+    /// <summary>Brought back from the journal at start (it is recorded already).</summary>
+    public bool Restored { get; init; }
     public string Id { get; } = id;
     public OpenChannel Request { get; } = request;
     public IActorRef Actor { get; } = actor;

@@ -3,10 +3,12 @@ using Akka.Actor;
 using Akka.Event;
 using ActorRelay.Channels;
 using ActorRelay.Control;
+using ActorRelay.Persistence;
 using ActorRelay.Ports;
 using ActorRelay.Protocol;
 using ActorRelay.RelayLoops;
 using ActorRelay.Settings;
+using ActorRelay.Sides;
 
 namespace ActorRelay.Node;
 
@@ -18,10 +20,11 @@ namespace ActorRelay.Node;
 /// the <see cref="ControlPolicy"/>. It watches the supervisor systems that own channels and closes the channels of
 /// one that is gone once nobody listens to them any more and relay.control.opener-lost-grace has passed. With the
 /// socket transport's epoll engine it owns the node's <see cref="RelayLoopPool"/> (stopped after every channel, so
-/// every socket is closed).
-/// States: Running → Draining.
+/// every socket is closed). With relay.persistence on, a <see cref="ChannelJournalActor"/> child records what a restart
+/// needs, and the node brings those channels back (same ports, latches, owner, subscribers) before it serves commands.
+/// States: Restoring (with persistence) → Running → Draining.
 /// </summary>
-public sealed class RelayNodeActor : ReceiveActor, IWithTimers
+public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     private readonly RelaySettings _settings;
     private readonly RelayClock _clock;
@@ -36,8 +39,10 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
     private long _sequence;
     private long _foreignEvents;
     private IActorRef? _drainRequester;
+    private IActorRef? _journal;
 
     public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
 
     public RelayNodeActor(RelaySettings settings, RelayClock clock, int channelLimit)
     {
@@ -47,7 +52,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
         _policy = settings.ControlPolicy;
         _channels = new ChannelRegistry(new PortPool(settings.PortMin, settings.PortMax));
         if (settings.UsesRelayLoops) _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay);
-        Running();
+        if (settings.PersistenceEnabled) Restoring();
+        else Running();
     }
 
     public static Props Props(RelaySettings settings, RelayClock? clock = null, int? channelLimit = null) =>
@@ -69,6 +75,11 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
             else
                 _log.Info("Sides bind every interface; channels advertise the host's address {Address} (set relay.advertise-address to change it)", _advertise);
         }
+        if (_settings.PersistenceEnabled)
+        {
+            _journal = Context.ActorOf(ChannelJournalActor.Props(_settings), "journal");
+            Context.Watch(_journal);
+        }
         _log.Info("Relay node started: transport {Transport}, {Engine}, ports {Min}-{Max}, capacity {Capacity} channels",
             Transport,
             _loops is { } l ? $"{l.Count} relay loop(s) (epoll)" : _settings.Transport == SideTransport.Socket ? "runtime socket engine" : "Akka.IO",
@@ -85,6 +96,25 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
     });
 
     // ---- states ---------------------------------------------------------------------------------
+
+    /// <summary>Restoring: the journal replays what was open; every command waits until those channels are back.</summary>
+    private void Restoring()
+    {
+        Receive<JournalRecovered>(r =>
+        {
+            foreach (var channel in r.Channels) Restore(channel);
+            Become(Running);
+            Stash.UnstashAll();
+        });
+        Receive<Terminated>(t => t.ActorRef.Equals(_journal), _ =>
+        {
+            _log.Error("The channel journal could not recover; the node starts without the channels it held");
+            _journal = null;
+            Become(Running);
+            Stash.UnstashAll();
+        });
+        ReceiveAny(_ => Stash.Stash());
+    }
 
     private void Running()
     {
@@ -161,6 +191,18 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
         });
         Receive<ChannelFinished>(OnFinished);
         Receive<IChannelEvent>(RefuseForeignEvent); // events come from the node's own channels only (wrapped), never over the wire
+
+        // persistence
+        Receive<ChannelLatched>(l =>
+        {
+            if (_channels.TryGet(Sender, out var r))
+                Record(new LatchRecorded(r.Id, l.Side, l.Latch.Source.Address.ToString(), l.Latch.Source.Port, l.Latch.Ssrc, l.Latch.CarriesRtp));
+        });
+        Receive<Terminated>(t => t.ActorRef.Equals(_journal), _ =>
+        {
+            _log.Error("The channel journal stopped; channels keep relaying, but are no longer recorded for a restart");
+            _journal = null;
+        });
 
         // orphans
         Receive<OpenerLostGraceOver>(OnGraceOver);
@@ -280,6 +322,12 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
         record.Opened = r.Opened;
         record.State = ChannelState.Open;
         _channels.CountOpened();
+        if (!record.Restored)
+        {
+            Record(new ChannelRecorded(record.Id, record.Request.WithoutListener() with { SubscribeOpener = record.Request.SubscribeOpener },
+                record.Ports[0], record.Ports[1], OwnerText(record.Owner), _clock.WallNow));
+            RecordListeners(record);
+        }
         foreach (var w in record.Waiting) w.Tell(r.Opened);
         record.Waiting.Clear();
     }
@@ -322,6 +370,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
                 r.Owner = Sender.Path.Address;
                 TrackOwner(r);
             }
+            RecordListeners(r);
             Sender.Tell(new Subscribed(s.ChannelId));
         });
     }
@@ -339,6 +388,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
         {
             r.Subscribers?.Remove(u.Subscriber);
             CheckOrphan(r);
+            RecordListeners(r);
             Sender.Tell(new Unsubscribed(u.ChannelId));
         });
     }
@@ -456,11 +506,16 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
         // a subscriber is gone
         _nodeSubscribers.Remove(t.ActorRef);
         foreach (var r in _channels.Records)
-            if (r.Subscribers?.Remove(t.ActorRef) == true) CheckOrphan(r);
+            if (r.Subscribers?.Remove(t.ActorRef) == true)
+            {
+                CheckOrphan(r);
+                RecordListeners(r);
+            }
     }
 
     private void Forget(ChannelRecord record)
     {
+        Record(new ChannelForgotten(record.Id));
         Context.Unwatch(record.Actor);
         Timers.Cancel(("orphan", record.Id));
         if (_owners.TryGetValue(record.Owner, out var system)) system.Channels.Remove(record.Id);
@@ -474,6 +529,71 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers
         _log.Info("Node drained: all channels closed, all ports released");
         _drainRequester.Tell(new NodeDrained(_channels.PortsFree, _channels.PortsTotal));
         _drainRequester = null;
+    }
+
+    // ---- persistence ---------------------------------------------------------------------------
+
+    private void Record(JournalEntry entry) => _journal?.Tell(new ChannelJournalActor.Record(entry));
+
+    private void RecordListeners(ChannelRecord r)
+    {
+        if (_journal is null || r.Opened is null && !r.Restored) return; // recorded with its open
+        Record(new ListenersRecorded(r.Id, r.Subscribers?.Select(Akka.Serialization.Serialization.SerializedActorPath).ToList() ?? [],
+            OwnerText(r.Owner)));
+    }
+
+    private static string? OwnerText(Address owner) => owner.HasLocalScope ? null : owner.ToString();
+
+    /// <summary>
+    /// Brings back a channel the journal held: the same ports (the clients know them), options and latches, its owner and
+    /// subscribers. One whose maximum lifetime or setup timeout ran out while the node was down closes at once, with
+    /// that reason, and its subscribers hear it.
+    /// </summary>
+    private void Restore(RecordedChannel c)
+    {
+        var o = c.Opened.Request;
+        var owner = c.Owner is { } text ? Address.Parse(text) : Self.Path.Address;
+        var subscribers = c.Subscribers.Select(p => ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(p))
+            .Where(a => !a.IsNobody()).ToList();
+        var maxLifetime = o.Options?.MaxLifetime ?? _settings.MaxLifetime;
+        var setupTimeout = o.Options?.SetupTimeout ?? _settings.SetupTimeout;
+        var age = _clock.WallNow - c.Opened.OpenedAt;
+        CloseReason? expired = maxLifetime > TimeSpan.Zero && age >= maxLifetime ? CloseReason.MaxLifetime
+            : setupTimeout > TimeSpan.Zero && age >= setupTimeout && (c.Left is null || c.Right is null) ? CloseReason.SetupTimeout
+            : null;
+        if (expired is { } reason)
+        {
+            _log.Info("Channel {Channel} expired while the node was down ({Reason}); closed", o.ChannelId, reason);
+            _channels.CountClosed(reason);
+            Record(new ChannelForgotten(o.ChannelId));
+            var local = new RelayEndpoint((_advertise ?? _settings.BindAddress).ToString(), c.Opened.LeftPort);
+            var empty = new SideSnapshot(Side.Left, local, null, 0, 0, 0, 0, new Dictionary<DropReason, long>(), 0, null);
+            var closed = new ChannelClosed(o.ChannelId, reason, $"{reason} ran out while the node was down",
+                new ChannelSnapshot(o.ChannelId, ChannelState.Closing, o.Options?.LatchMode ?? _settings.LatchMode, c.Opened.OpenedAt,
+                    empty, empty with { Side = Side.Right, Local = local with { Port = c.Opened.RightPort } }));
+            foreach (var s in subscribers) s.Tell(closed);
+            return;
+        }
+        if (!_channels.TryTakePort(new SideRequest(c.Opened.LeftPort), out var left, out var why) ||
+            !_channels.TryTakePort(new SideRequest(c.Opened.RightPort), out var right, out why))
+        {
+            _log.Warning("Channel {Channel} cannot come back: {Why}", o.ChannelId, why.Message);
+            Record(new ChannelForgotten(o.ChannelId));
+            return;
+        }
+        var restore = new ChannelRestore(c.Opened.OpenedAt,
+            c.Left is { } l ? new LatchRestore(l.EndPoint, l.Ssrc, l.CarriesRtp) : null,
+            c.Right is { } r ? new LatchRestore(r.EndPoint, r.Ssrc, r.CarriesRtp) : null);
+        var spec = ChannelPlanner.Plan(o, left, right, _settings, _advertise, _clock, _loops?.Next(), restore);
+        var actor = Context.ActorOf(ChannelActor.Props(spec, Self), $"channel-{++_sequence}");
+        Context.Watch(actor);
+        var record = new ChannelRecord(o.ChannelId, o, actor, owner) { Restored = true };
+        record.Ports.Add(left);
+        record.Ports.Add(right);
+        _channels.Add(record);
+        foreach (var s in subscribers) AddSubscriber(record, s);
+        TrackOwner(record);
+        _log.Info("Channel {Channel} restored on ports {Left}/{Right}", o.ChannelId, left, right);
     }
 
     // ---- replies -------------------------------------------------------------------------------

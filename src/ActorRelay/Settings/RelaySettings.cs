@@ -54,6 +54,14 @@ public sealed record RelaySettings
     public required IReadOnlyList<string> ControlAllow { get; init; }
     public required IReadOnlyList<string> ControlAdministrators { get; init; }
     public required TimeSpan OpenerLostGrace { get; init; }
+    public required bool PersistenceEnabled { get; init; }
+    public required string PersistenceJournalPlugin { get; init; }
+    public required string PersistenceSnapshotPlugin { get; init; }
+    public required string PersistenceDataDirectory { get; init; }
+    public required TimeSpan PersistenceFlushAfter { get; init; }
+    public required int PersistenceBatchSize { get; init; }
+    public required int PersistenceSnapshotEvery { get; init; }
+    public required bool KeepChannelsOnStop { get; init; }
 
     public const int MaxUdpPayload = 65507;
 
@@ -109,6 +117,14 @@ public sealed record RelaySettings
             ControlAllow = r.List("control.allow"),
             ControlAdministrators = r.List("control.administrators"),
             OpenerLostGrace = r.Duration("control.opener-lost-grace"),
+            PersistenceEnabled = r.Bool("persistence.enabled"),
+            PersistenceJournalPlugin = r.String("persistence.journal-plugin").Trim(),
+            PersistenceSnapshotPlugin = r.String("persistence.snapshot-plugin").Trim(),
+            PersistenceDataDirectory = r.String("persistence.data-directory").Trim(),
+            PersistenceFlushAfter = r.Duration("persistence.flush-after"),
+            PersistenceBatchSize = r.Int("persistence.batch-size", 1, 100_000),
+            PersistenceSnapshotEvery = r.Int("persistence.snapshot-every", 1, 1_000_000),
+            KeepChannelsOnStop = r.Bool("persistence.keep-channels-on-stop"),
         };
         s.Validate();
         return s;
@@ -202,6 +218,13 @@ public sealed record RelaySettings
         }
 
         public string String(string key) => Raw(key);
+
+        public bool Bool(string key) => Raw(key).Trim().ToLowerInvariant() switch
+        {
+            "on" or "true" or "yes" => true,
+            "off" or "false" or "no" => false,
+            var v => throw new ConfigurationException($"relay.{key} must be on or off, got \"{v}\""),
+        };
 
         public int Int(string key, int min, int max)
         {

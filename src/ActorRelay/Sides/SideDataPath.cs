@@ -74,6 +74,23 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
         Latch = new SideLatch(spec.Policy, spec.Clock.NowMs);
         Channel = channel;
         SideActor = sideActor;
+        if (spec.Restore is { } restore) RestoreLatch(restore);
+    }
+
+    /// <summary>
+    /// Puts back a latch recorded before the node restarted (before any thread relays: the constructor), so the sibling
+    /// relays to the client at once, without new signalling. The target is addressed in the family of this side's socket
+    /// (an IPv4 client of a dual-stack socket is IPv4-mapped).
+    /// </summary>
+    private void RestoreLatch(LatchRestore restore)
+    {
+        var source = PacketSource.From(restore.Source);
+        Latch.Restore(source, restore.Ssrc, restore.CarriesRtp);
+        var family = SideSockets.Usable(Spec.Bind).AddressFamily;
+        var ep = family == AddressFamily.InterNetworkV6 && restore.Source.AddressFamily == AddressFamily.InterNetwork
+            ? new IPEndPoint(restore.Source.Address.MapToIPv6(), restore.Source.Port)
+            : restore.Source;
+        _target = new LatchedTarget(source, ep.Serialize(), source.ToEndPoint(), Latch.CarriesRtp);
     }
 
     public SideSpec Spec { get; }
@@ -153,7 +170,7 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
         return target;
     }
 
-    /// <summary>Builds this side's target again: for a new source (announced to the channel), or when it starts to carry RTP (silently).</summary>
+    /// <summary>Builds this side's target again and tells the channel: a new source (announced to supervisors), or a source that now carries RTP (not announced).</summary>
     private void PublishTarget(in PacketSource source, AddressFamily family, ReadOnlySpan<byte> nativeSource, bool announce)
     {
         var ep = source.ToEndPoint();
@@ -162,8 +179,7 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
         var sa = nativeSource.IsEmpty ? ep.Serialize() : SocketAddressCodec.Copy(family, nativeSource);
         var previous = _target;
         _target = new LatchedTarget(source, sa, ep, Latch.CarriesRtp);
-        if (!announce) return;
-        Counters.OnLatchChanged();
-        Channel.Tell(new SideLatchChanged(Side, previous?.EndPoint, ep), SideActor);
+        if (announce) Counters.OnLatchChanged();
+        Channel.Tell(new SideLatchChanged(Side, previous?.EndPoint, ep, Latch.Ssrc, Latch.CarriesRtp, announce), SideActor);
     }
 }

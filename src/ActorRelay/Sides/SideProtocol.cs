@@ -15,6 +15,7 @@ namespace ActorRelay.Sides;
 /// <summary>
 /// What a side actor needs to bind and run. <paramref name="Loop"/>: the relay loop of the <c>socket</c> transport's
 /// epoll engine (both sides of a channel share one), or null for the runtime's socket engine and for akka-io.
+/// <paramref name="Restore"/>: the latch recorded before the node restarted, put back before the first datagram.
 /// </summary>
 internal sealed record SideSpec(
     string ChannelId,
@@ -23,7 +24,11 @@ internal sealed record SideSpec(
     LatchPolicy Policy,
     RelaySettings Settings,
     RelayClock Clock,
-    RelayLoop? Loop = null);
+    RelayLoop? Loop = null,
+    LatchRestore? Restore = null);
+
+/// <summary>A side's latch as a restarted node puts it back: the source, and for an RTP side its SSRC.</summary>
+internal sealed record LatchRestore(IPEndPoint Source, uint? Ssrc, bool CarriesRtp);
 
 /// <summary>Side → channel: the bind succeeded; hands the channel the side's data path (to connect and to read).</summary>
 internal sealed record SideBound(Side Side, IPEndPoint Local, ISideDataPath DataPath) : ILiveHandoff;
@@ -37,8 +42,13 @@ internal sealed record StartRelaying
     public static readonly StartRelaying Instance = new();
 }
 
-/// <summary>Side → channel: the latch took or moved.</summary>
-internal sealed record SideLatchChanged(Side Side, IPEndPoint? Previous, IPEndPoint Current);
+/// <summary>
+/// Side → channel: the latch took or moved (<paramref name="Announce"/>: supervisors hear it), or its source now carries
+/// RTP (mode auto: not announced). <paramref name="Ssrc"/> and <paramref name="CarriesRtp"/> are what a restarted node
+/// needs to put the latch back.
+/// </summary>
+internal sealed record SideLatchChanged(Side Side, IPEndPoint? Previous, IPEndPoint Current, uint? Ssrc = null, bool CarriesRtp = true,
+    bool Announce = true);
 
 /// <summary>Side → channel: first drop since the last summary (one preallocated instance per side).</summary>
 internal sealed record DropsPending(Side Side) : IDeadLetterSuppression

@@ -95,8 +95,10 @@ public sealed class ProtocolSerializationSpecs(ITestOutputHelper output)
         var supervisor = RelayProtocolSerializer.Config;
         const string serializer = "akka.actor.serializers.actor-relay-protocol";
         Assert.Equal(supervisor.GetString(serializer), shipped.GetString(serializer));
+        // the protocol's bindings are the same (relay.conf also binds the node's own journal records, which supervisors never see)
         Assert.Equal(supervisor.GetConfig("akka.actor.serialization-bindings").AsEnumerable().Select(kv => (kv.Key, kv.Value.GetString())),
-            shipped.GetConfig("akka.actor.serialization-bindings").AsEnumerable().Select(kv => (kv.Key, kv.Value.GetString())));
+            shipped.GetConfig("akka.actor.serialization-bindings").AsEnumerable().Select(kv => (kv.Key, kv.Value.GetString()))
+                .Where(b => b.Item2 == "actor-relay-protocol"));
     }
 
     [Fact]
