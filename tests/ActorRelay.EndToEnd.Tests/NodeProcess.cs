@@ -81,8 +81,13 @@ public sealed class NodeProcess : IDisposable
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int sig);
 
+    private bool _disposed;
+
+    /// <summary>Kills the node if it still runs (SIGKILL: no drain, nothing recorded any more). Idempotent.</summary>
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited) { try { _process.Kill(entireProcessTree: true); _process.WaitForExit(5000); } catch { } }
         _process.Dispose();
     }

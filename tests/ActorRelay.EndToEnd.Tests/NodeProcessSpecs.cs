@@ -209,6 +209,127 @@ public sealed class NodeProcessSpecs
         Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
     }
 
+    /// <summary>Runs a node on a data directory of the test's own, with the ports of 13300-13399.</summary>
+    private static NodeProcess PersistentNode(string data, params string[] extra) =>
+        new(["--remote-port", "0", .. extra], new Dictionary<string, string>
+        {
+            ["ACTORRELAY__PORTS__MIN"] = "13300", ["ACTORRELAY__PORTS__MAX"] = "13399",
+            ["ACTORRELAY__PERSISTENCE__DATA_DIRECTORY"] = data,
+        });
+
+    private static async Task<IActorRef> NodeRef(ActorSystem supervisor, NodeProcess node)
+    {
+        var line = node.WaitForLine(l => l.Contains("Supervisors reach this node at"), Start);
+        node.WaitForLine(l => l == "All set.", Start);
+        return await supervisor.ActorSelection(Regex.Match(line, @"akka\.tcp://\S+/user/relay").Value).ResolveOne(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>Both clients talk until each has heard the other (latching both sides); then each direction once more.</summary>
+    private static void Talk(Socket a, Socket b, ChannelOpened ch, bool latch)
+    {
+        var l = new IPEndPoint(IPAddress.Loopback, ch.Left.Port);
+        var r = new IPEndPoint(IPAddress.Loopback, ch.Right.Port);
+        if (latch)
+        {
+            a.SendTo("latch-a"u8, l);
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            a.ReceiveTimeout = 200;
+            string? heard = null;
+            while (heard is null && DateTime.UtcNow < deadline)
+            {
+                b.SendTo("latch-b"u8, r);
+                try { heard = Receive(a); } catch (SocketException) { }
+            }
+            Assert.Equal("latch-b", heard);
+            a.ReceiveTimeout = 5000;
+        }
+        a.SendTo("a-to-b"u8, l);
+        string got;
+        do { got = Receive(b); } while (got != "a-to-b");
+        b.SendTo("b-to-a"u8, r);
+        do { got = Receive(a); } while (got != "b-to-a");
+    }
+
+    [Theory]
+    [InlineData("kill")]
+    [InlineData("sigterm --keep-channels")]
+    public async Task After_a_restart_the_node_brings_its_channels_back_and_media_flows_without_new_signalling(string how)
+    {
+        var data = Directory.CreateTempSubdirectory("actorrelay-data");
+        using var supervisor = ActorSystem.Create("sip-server", ConfigurationFactory.ParseString(
+            "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }").WithFallback(RelayProtocolSerializer.Config));
+        var clients = new List<(Socket A, Socket B, ChannelOpened Channel)>();
+        try
+        {
+            var keep = how.Contains("--keep-channels");
+            using (var first = PersistentNode(data.FullName, keep ? ["--keep-channels"] : []))
+            {
+                var node = await NodeRef(supervisor, first);
+                for (var i = 0; i < 3; i++)
+                {
+                    var ch = await node.Ask<ChannelOpened>(new OpenChannel($"call-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(10));
+                    var (a, b) = (Client(), Client());
+                    Talk(a, b, ch, latch: true);
+                    clients.Add((a, b, ch));
+                }
+                if (keep)
+                {
+                    first.Terminate();
+                    Assert.Equal(0, first.WaitForExit(TimeSpan.FromSeconds(20)));
+                    Assert.DoesNotContain("Node drained", first.Output); // kept, not closed
+                }
+                else first.Dispose(); // kill -9: no chance to drain or to record anything more
+            }
+
+            using var second = PersistentNode(data.FullName);
+            var restarted = await NodeRef(supervisor, second);
+            Assert.True(second.Output.Contains("Channel call-0 restored"), second.Output);
+            foreach (var (a, b, ch) in clients) Talk(a, b, ch, latch: false); // the latches came back: no new packets needed first
+            var list = await restarted.Ask<ChannelList>(ListChannels.Instance, TimeSpan.FromSeconds(10));
+            Assert.Equal(["call-0", "call-1", "call-2"], list.Channels.Select(c => c.ChannelId));
+            var snapshot = await restarted.Ask<ChannelSnapshot>(new GetChannel("call-0"), TimeSpan.FromSeconds(10));
+            Assert.Equal(((IPEndPoint)clients[0].A.LocalEndPoint!).Port, snapshot.Left.Latched!.Port);
+            Assert.Equal(clients[0].Channel.Left.Port, snapshot.Left.Local.Port);
+            second.Terminate();
+            Assert.Equal(0, second.WaitForExit(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            foreach (var (a, b, _) in clients) { a.Dispose(); b.Dispose(); }
+            await supervisor.Terminate();
+            data.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_node_stopped_with_sigterm_drains_and_the_next_start_brings_nothing_back()
+    {
+        var data = Directory.CreateTempSubdirectory("actorrelay-data");
+        using var supervisor = ActorSystem.Create("sip-server", ConfigurationFactory.ParseString(
+            "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }").WithFallback(RelayProtocolSerializer.Config));
+        try
+        {
+            using (var first = PersistentNode(data.FullName))
+            {
+                var node = await NodeRef(supervisor, first);
+                await node.Ask<ChannelOpened>(new OpenChannel("call", SubscribeOpener: false), TimeSpan.FromSeconds(10));
+                first.Terminate();
+                Assert.Equal(0, first.WaitForExit(TimeSpan.FromSeconds(20)));
+                Assert.Contains("Node drained", first.Output);
+            }
+            using var second = PersistentNode(data.FullName);
+            var restarted = await NodeRef(supervisor, second);
+            Assert.Empty((await restarted.Ask<ChannelList>(ListChannels.Instance, TimeSpan.FromSeconds(10))).Channels);
+            second.Terminate();
+            Assert.Equal(0, second.WaitForExit(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            await supervisor.Terminate();
+            data.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task With_tls_configured_the_node_serves_a_supervisor_holding_a_certificate_of_its_ca_and_no_other()
     {

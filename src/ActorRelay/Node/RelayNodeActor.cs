@@ -527,8 +527,13 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     {
         if (_drainRequester is null || _channels.Count > 0) return;
         _log.Info("Node drained: all channels closed, all ports released");
-        _drainRequester.Tell(new NodeDrained(_channels.PortsFree, _channels.PortsTotal));
+        var drained = new NodeDrained(_channels.PortsFree, _channels.PortsTotal);
+        var requester = _drainRequester;
         _drainRequester = null;
+        if (_journal is null) { requester.Tell(drained); return; }
+        // the closes must be written before the node stops, or the next start would bring the channels back
+        _journal.Ask<ChannelJournalActor.Flushed>(ChannelJournalActor.FlushNow.Instance, _settings.CloseTimeout)
+            .ContinueWith(_ => drained, TaskContinuationOptions.ExecuteSynchronously).PipeTo(requester);
     }
 
     // ---- persistence ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ internal sealed record ChannelRecorded(string ChannelId, OpenChannel Request, in
 /// <summary>A side latched (or moved, or its source now carries RTP): the source as "address:port", its SSRC when RTP.</summary>
 internal sealed record LatchRecorded(string ChannelId, Side Side, string Address, int Port, uint? Ssrc, bool CarriesRtp) : JournalEntry(ChannelId)
 {
+    [JsonIgnore]
     public IPEndPoint EndPoint => new(IPAddress.Parse(Address), Port);
 }
 

@@ -44,6 +44,13 @@ internal sealed class ChannelJournalActor : ReceivePersistentActor, IWithTimers
             else if (!Timers.IsTimerActive(FlushDue.Instance)) Timers.StartSingleTimer(FlushDue.Instance, FlushDue.Instance, _settings.PersistenceFlushAfter);
         });
         Command<FlushDue>(_ => Flush());
+        Command<FlushNow>(_ =>
+        {
+            var requester = Sender;
+            Flush();
+            // PersistAsync handlers run in order: this one runs once everything recorded before it is written
+            DeferAsync(FlushNow.Instance, _ => requester.Tell(Flushed.Instance));
+        });
         Command<SaveSnapshotSuccess>(s =>
         {
             // the snapshot holds everything: the batches before it and older snapshots can go
@@ -84,6 +91,17 @@ internal sealed class ChannelJournalActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>Node → journal: record this.</summary>
     public sealed record Record(JournalEntry Entry);
+
+    /// <summary>Node → journal: write what is pending now; <see cref="Flushed"/> follows once it is written (before the node stops).</summary>
+    public sealed record FlushNow
+    {
+        public static readonly FlushNow Instance = new();
+    }
+
+    public sealed record Flushed
+    {
+        public static readonly Flushed Instance = new();
+    }
 
     private sealed record FlushDue
     {
