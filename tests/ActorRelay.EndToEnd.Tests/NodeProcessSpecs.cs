@@ -272,6 +272,10 @@ public sealed class NodeProcessSpecs
                     Talk(a, b, ch, latch: true);
                     clients.Add((a, b, ch));
                 }
+                // everything recorded is written (a crash loses at most relay.persistence.flush-after of records)
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while ((await node.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(10))).JournalBacklog > 0)
+                    Assert.True(DateTime.UtcNow < deadline, "the journal did not write its records");
                 if (keep)
                 {
                     first.Terminate();

@@ -40,6 +40,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private long _foreignEvents;
     private IActorRef? _drainRequester;
     private IActorRef? _journal;
+    private int _journalBacklog;
 
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
@@ -162,7 +163,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         });
         Receive<GetNodeStatus>(_ =>
         {
-            if (Authorized(nameof(GetNodeStatus))) Sender.Tell(_channels.Status(Capacity, Transport) with { ForeignEventsRefused = _foreignEvents });
+            if (Authorized(nameof(GetNodeStatus)))
+                Sender.Tell(_channels.Status(Capacity, Transport) with { ForeignEventsRefused = _foreignEvents, JournalBacklog = _journalBacklog });
         });
         Receive<GetRuntimeStats>(r =>
         {
@@ -198,10 +200,12 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             if (_channels.TryGet(Sender, out var r))
                 Record(new LatchRecorded(r.Id, l.Side, l.Latch.Source.Address.ToString(), l.Latch.Source.Port, l.Latch.Ssrc, l.Latch.CarriesRtp));
         });
+        Receive<ChannelJournalActor.Written>(w => _journalBacklog = Math.Max(0, _journalBacklog - w.Count));
         Receive<Terminated>(t => t.ActorRef.Equals(_journal), _ =>
         {
             _log.Error("The channel journal stopped; channels keep relaying, but are no longer recorded for a restart");
             _journal = null;
+            _journalBacklog = 0;
         });
 
         // orphans
@@ -538,7 +542,12 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
 
     // ---- persistence ---------------------------------------------------------------------------
 
-    private void Record(JournalEntry entry) => _journal?.Tell(new ChannelJournalActor.Record(entry));
+    private void Record(JournalEntry entry)
+    {
+        if (_journal is null) return;
+        _journalBacklog++;
+        _journal.Tell(new ChannelJournalActor.Record(entry));
+    }
 
     private void RecordListeners(ChannelRecord r)
     {

@@ -77,6 +77,7 @@ internal sealed class ChannelJournalActor : ReceivePersistentActor, IWithTimers
         PersistAsync(batch, b =>
         {
             foreach (var e in b.Entries) _book.Apply(e);
+            Context.Parent.Tell(new Written(b.Entries.Count));
             if (++_batchesSinceSnapshot < _settings.PersistenceSnapshotEvery) return;
             _batchesSinceSnapshot = 0;
             SaveSnapshot(_book.Snapshot());
@@ -102,6 +103,9 @@ internal sealed class ChannelJournalActor : ReceivePersistentActor, IWithTimers
     {
         public static readonly Flushed Instance = new();
     }
+
+    /// <summary>Journal → node: this many records are written.</summary>
+    public sealed record Written(int Count);
 
     private sealed record FlushDue
     {

@@ -249,6 +249,11 @@ public sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels) : IRela
     public IReadOnlyList<ChannelSummary> Channels { get; init; } = Channels.ToArray();
 }
 
+/// <summary>
+/// The node's figures. <c>ForeignEventsRefused</c>: events sent to the node by anything but its own channels.
+/// <c>JournalBacklog</c> (relay.persistence): records handed to the channel journal and not yet written; a crash loses
+/// what it holds.
+/// </summary>
 public sealed record NodeStatus(
     int ChannelsOpen,
     int Capacity,
@@ -258,7 +263,8 @@ public sealed record NodeStatus(
     int PortsFree,
     int PortsTotal,
     string Transport,
-    long ForeignEventsRefused = 0) : IRelayMessage
+    long ForeignEventsRefused = 0,
+    int JournalBacklog = 0) : IRelayMessage
 {
     public IReadOnlyDictionary<CloseReason, long> ClosedByReason { get; init; } = new Dictionary<CloseReason, long>(ClosedByReason);
     public IReadOnlyDictionary<RejectReason, long> RejectionsByReason { get; init; } = new Dictionary<RejectReason, long>(RejectionsByReason);
