@@ -8,6 +8,8 @@ public abstract class RelayClock
 {
     public abstract long NowMs { get; }
     public abstract DateTimeOffset WallNow { get; }
+    /// <summary>Monotonic microseconds, for packet arrival times (jitter); a manual clock counts its milliseconds.</summary>
+    public virtual long NowMicros => NowMs * 1000;
 
     /// <summary>Wall time of a monotonic reading taken earlier.</summary>
     public DateTimeOffset ToWall(long ms) => WallNow - TimeSpan.FromMilliseconds(NowMs - ms);
@@ -18,6 +20,8 @@ public abstract class RelayClock
     {
         public override long NowMs => Environment.TickCount64;
         public override DateTimeOffset WallNow => DateTimeOffset.UtcNow;
+        public override long NowMicros => (long)(global::System.Diagnostics.Stopwatch.GetTimestamp() * MicrosPerTick);
+        private static readonly double MicrosPerTick = 1_000_000.0 / global::System.Diagnostics.Stopwatch.Frequency;
     }
 }
 

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Event;
 using ActorRelay.Latching;
 using ActorRelay.Protocol;
+using ActorRelay.Quality;
 using ActorRelay.Sides;
 
 namespace ActorRelay.Channels;
@@ -73,7 +74,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     private void Spawn(SideSlot slot)
     {
         var spec = new SideSpec(_spec.ChannelId, slot.Side, slot.Bind, slot.Side == Side.Left ? _spec.LeftPolicy : _spec.RightPolicy,
-            _spec.Settings, _spec.Clock, _spec.Loop, slot.Side == Side.Left ? _spec.Restore?.Left : _spec.Restore?.Right);
+            _spec.Settings, _spec.Clock, _spec.Loop, slot.Side == Side.Left ? _spec.Restore?.Left : _spec.Restore?.Right, _spec.Formats);
         slot.Actor = Context.ActorOf(SideProps.For(spec, Self), $"{slot.Side.ToString().ToLowerInvariant()}-{++slot.Generation}");
         Context.Watch(slot.Actor);
     }
@@ -381,9 +382,12 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         if (!_left.Closed || !_right.Closed) return;
         var final = Snapshot();
         var closed = new ChannelClosed(_spec.ChannelId, _closeReason, _closeMessage, final);
-        Log.Info("Channel {Channel} closed: {Reason}; left {LeftIn} in / {LeftFwd} forwarded, right {RightIn} in / {RightFwd} forwarded",
-            _spec.ChannelId, _closeReason, final.Left.PacketsReceived, final.Left.PacketsForwarded,
-            final.Right.PacketsReceived, final.Right.PacketsForwarded);
+        Log.Log(Akka.Event.LogLevel.InfoLevel, null, "Channel {Channel} closed: {Reason} after {Duration}; left {LeftIn} in / {LeftFwd} forwarded, loss {LeftLoss:P1}, " +
+                 "jitter {LeftJitterMs:F1} ms, MOS {LeftMos}; right {RightIn} in / {RightFwd} forwarded, loss {RightLoss:P1}, jitter {RightJitterMs:F1} ms, MOS {RightMos}",
+            [_spec.ChannelId, _closeReason, _spec.Clock.WallNow - _openedAt,
+            final.Left.PacketsReceived, final.Left.PacketsForwarded, final.Left.Quality?.LossRatio ?? 0, (final.Left.Quality?.JitterSeconds ?? 0) * 1000,
+            final.Left.Quality?.Mos, final.Right.PacketsReceived, final.Right.PacketsForwarded, final.Right.Quality?.LossRatio ?? 0,
+            (final.Right.Quality?.JitterSeconds ?? 0) * 1000, final.Right.Quality?.Mos]);
         _node.Tell(new ChannelFinished(closed, _closeRequesters?.ToArray() ?? []));
         // Stop only once the node has published ChannelClosed, so watchers see it before Terminated.
         Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _spec.Settings.CloseTimeout);
@@ -436,7 +440,17 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         var c = p.Counters;
         var last = c.LastPacketMs is { } ms ? _spec.Clock.ToWall(ms) : (DateTimeOffset?)null;
         return new SideSnapshot(slot.Side, local, p.Target is { } t ? RelayEndpoint.From(t.EndPoint) : null,
-            c.PacketsReceived, c.BytesReceived, c.PacketsForwarded, c.BytesForwarded, c.DroppedByReason(), c.LatchChanges, last);
+            c.PacketsReceived, c.BytesReceived, c.PacketsForwarded, c.BytesForwarded, c.DroppedByReason(), c.LatchChanges, last,
+            p.Quality is { } q ? StreamQualityOf(q.Snapshot()) : null);
+    }
+
+    /// <summary>The protocol's view of a side's quality figures; what the client reported is its latest RTCP report.</summary>
+    internal static StreamQuality? StreamQualityOf(RtpQuality q)
+    {
+        if (!q.HasStream) return null;
+        var report = q.Reports.Count == 0 ? null : q.Reports.MaxBy(r => r.ArrivalMicros);
+        return new StreamQuality(q.Ssrc, q.PayloadType, q.PacketsExpected, q.PacketsLost, q.LossRatio, q.Duplicates, q.Reordered,
+            q.JitterSeconds, q.ClockRate, q.ClockRateAssumed, Math.Round(q.Mos, 2), q.SsrcChanges, report?.FractionLost, report?.JitterSeconds);
     }
 
     private sealed class SideSlot(Side side, IPEndPoint bind, bool fromPool, IPAddress? advertise)

@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using ActorRelay.Latching;
 using ActorRelay.Protocol;
+using ActorRelay.Quality;
 using ActorRelay.RelayLoops;
 using ActorRelay.Settings;
 using ActorRelay.Sides;
@@ -28,7 +29,8 @@ internal sealed record ChannelSpec(
     RelaySettings Settings,
     RelayClock Clock,
     RelayLoop? Loop = null,
-    ChannelRestore? Restore = null);
+    ChannelRestore? Restore = null,
+    PayloadFormats? Formats = null);
 
 /// <summary>A channel a restarted node brings back: when it first opened (its lifetime counts from then) and its sides' latches.</summary>
 internal sealed record ChannelRestore(DateTimeOffset OpenedAt, LatchRestore? Left, LatchRestore? Right);

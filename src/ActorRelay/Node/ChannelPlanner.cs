@@ -2,6 +2,7 @@ using System.Net;
 using ActorRelay.Channels;
 using ActorRelay.Latching;
 using ActorRelay.Protocol;
+using ActorRelay.Quality;
 using ActorRelay.RelayLoops;
 using ActorRelay.Settings;
 
@@ -35,6 +36,8 @@ internal static class ChannelPlanner
                 opt.LearningWindow < TimeSpan.Zero)
                 return (RejectReason.InvalidRequest, "timeouts must be >= 0");
             if (opt.Probation is < 1 or > 64) return (RejectReason.InvalidRequest, "probation must be in 1..64");
+            if (opt.RtpMaps is { } maps && (maps.Count > 128 || maps.Any(m => m is null || !new PayloadFormats().TryRegisterRtpmap(m))))
+                return (RejectReason.InvalidRequest, "RtpMaps must be at most 128 entries like \"96 opus/48000/2\"");
         }
         return null;
     }
@@ -66,12 +69,21 @@ internal static class ChannelPlanner
             settings,
             clock,
             loop,
-            restore);
+            restore,
+            settings.QualityEnabled ? Formats(options.RtpMaps) : null);
     }
 
     /// <summary>A side bound to an address of its request's own advertises it; otherwise the node's advertised address.</summary>
     private static IPAddress? Advertise(SideRequest? side, IPAddress bind, IPAddress? advertise) =>
         side?.BindAddress is not null && !Control.HostAddresses.IsUnspecified(bind) ? bind : advertise;
+
+    /// <summary>The call's payload types for the quality figures: the static ones, and the dynamic ones the request names.</summary>
+    private static PayloadFormats Formats(IReadOnlyList<string>? rtpMaps)
+    {
+        var formats = new PayloadFormats();
+        foreach (var map in rtpMaps ?? []) formats.TryRegisterRtpmap(map);
+        return formats;
+    }
 
     private static SourceFilter? Expected(SideRequest? side) =>
         side?.ExpectedSource is { } text && SourceFilter.TryParse(text, out var f, out _) ? f : null;

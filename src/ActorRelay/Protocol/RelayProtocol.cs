@@ -59,14 +59,51 @@ public sealed record RelayEndpoint(string Address, int Port)
 /// </summary>
 public sealed record SideRequest(int? Port = null, string? BindAddress = null, string? ExpectedSource = null, bool EvenPort = false);
 
-/// <summary>Per-channel overrides of the node's defaults; null = use the node's configuration.</summary>
+/// <summary>
+/// Per-channel overrides of the node's defaults; null = use the node's configuration. <paramref name="RtpMaps"/>: the
+/// dynamic payload types of the call as SDP gives them ("96 opus/48000/2", "101 telephone-event/8000"), so the
+/// quality figures use each type's clock rate (static types are known; others are taken as 8 kHz and flagged).
+/// </summary>
 public sealed record ChannelOptions(
     LatchMode? LatchMode = null,
     TimeSpan? IdleTimeout = null,
     TimeSpan? SetupTimeout = null,
     TimeSpan? MaxLifetime = null,
     TimeSpan? LearningWindow = null,
-    int? Probation = null);
+    int? Probation = null,
+    IReadOnlyList<string>? RtpMaps = null)
+{
+    public IReadOnlyList<string>? RtpMaps { get; init; } = RtpMaps?.ToArray();
+
+    // a record compares its list by reference: options are equal when their payload types are
+    public bool Equals(ChannelOptions? other) =>
+        other is not null && LatchMode == other.LatchMode && IdleTimeout == other.IdleTimeout && SetupTimeout == other.SetupTimeout &&
+        MaxLifetime == other.MaxLifetime && LearningWindow == other.LearningWindow && Probation == other.Probation &&
+        (RtpMaps ?? []).SequenceEqual(other.RtpMaps ?? []);
+
+    public override int GetHashCode() => HashCode.Combine(LatchMode, IdleTimeout, SetupTimeout, MaxLifetime, LearningWindow, Probation, RtpMaps?.Count);
+}
+
+/// <summary>
+/// The quality of the RTP stream a side receives from its client, measured at the relay (RFC 3550: loss from sequence
+/// numbers, interarrival jitter with the payload type's clock rate; an E-model MOS from both, docs/quality.md), and what
+/// the client itself reported in RTCP about the stream it receives (when its RTCP passes through).
+/// </summary>
+public sealed record StreamQuality(
+    uint Ssrc,
+    int PayloadType,
+    long PacketsExpected,
+    long PacketsLost,
+    double LossRatio,
+    long Duplicates,
+    long Reordered,
+    double JitterSeconds,
+    int ClockRate,
+    bool ClockRateAssumed,
+    double Mos,
+    long SsrcChanges,
+    double? ReportedLossRatio = null,
+    double? ReportedJitterSeconds = null);
 
 // ---- open -------------------------------------------------------------------------------------
 
@@ -226,7 +263,8 @@ public sealed record SideSnapshot(
     long BytesForwarded,
     IReadOnlyDictionary<DropReason, long> Dropped,
     long LatchChanges,
-    DateTimeOffset? LastPacketAt)
+    DateTimeOffset? LastPacketAt,
+    StreamQuality? Quality = null)
 {
     // Collections are copied into plain types so the record serialises the same whoever built it.
     public IReadOnlyDictionary<DropReason, long> Dropped { get; init; } = new Dictionary<DropReason, long>(Dropped);

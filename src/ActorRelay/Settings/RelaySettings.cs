@@ -62,6 +62,7 @@ public sealed record RelaySettings
     public required int PersistenceBatchSize { get; init; }
     public required int PersistenceSnapshotEvery { get; init; }
     public required bool KeepChannelsOnStop { get; init; }
+    public required bool QualityEnabled { get; init; }
 
     public const int MaxUdpPayload = 65507;
 
@@ -125,6 +126,7 @@ public sealed record RelaySettings
             PersistenceBatchSize = r.Int("persistence.batch-size", 1, 100_000),
             PersistenceSnapshotEvery = r.Int("persistence.snapshot-every", 1, 1_000_000),
             KeepChannelsOnStop = r.Bool("persistence.keep-channels-on-stop"),
+            QualityEnabled = r.Bool("quality.enabled"),
         };
         s.Validate();
         return s;

@@ -4,6 +4,7 @@ using Akka.Actor;
 using ActorRelay.Counters;
 using ActorRelay.Latching;
 using ActorRelay.Protocol;
+using ActorRelay.Quality;
 
 namespace ActorRelay.Sides;
 
@@ -23,6 +24,9 @@ internal interface ISideDataPath
 
     /// <summary>Reopens learning (a re-INVITE). Any thread: handed over to the receive path, applied at the next datagram.</summary>
     void Resignal(long nowMs, SourceFilter? expected);
+
+    /// <summary>The quality of the RTP stream the side receives (quality on, after its first RTP packet), else null. Any thread.</summary>
+    RtpStreamStats? Quality { get; }
 
     /// <summary>
     /// Connects this side to its sibling: called once, by the channel, for both sides before either side starts
@@ -67,6 +71,7 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
 {
     private volatile LatchedTarget? _target;   // written by this side's receive path; read by the sibling's and the channel
     private volatile TPath? _sibling;          // written once by the channel (ConnectSibling) before relaying starts
+    private volatile RtpStreamStats? _quality; // made by the receive path with its first RTP packet (quality on)
 
     protected SideDataPath(SideSpec spec, IActorRef channel, IActorRef sideActor)
     {
@@ -98,6 +103,7 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
     public SideCounters Counters { get; } = new();
     public LatchedTarget? Target => _target;
     public TPath? Sibling => _sibling;
+    public RtpStreamStats? Quality => _quality;
 
     /// <summary>The latch: only the receive path calls <see cref="SideLatch.Offer"/>.</summary>
     protected SideLatch Latch { get; }
@@ -160,6 +166,7 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
 
         var verdict = Latch.Offer(source, datagram, now);
         if (!verdict.Relays()) { Drop(verdict.ToDropReason()); return null; }
+        if (Spec.Formats is { } formats) Measure(datagram, formats);
         if (verdict.ChangesTarget()) PublishTarget(source, family, nativeSource, announce: verdict.ChangesLatch());
 
         var target = _sibling?._target;
@@ -168,6 +175,33 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
         if (target is null || target.CarriesRtp != Latch.CarriesRtp) { Drop(DropReason.PeerNotLatched); return null; }
         if (target.Source == source) { Drop(DropReason.Loop); return null; } // never back to its own source
         return target;
+    }
+
+    /// <summary>Feeds an admitted RTP or RTCP packet to the side's quality figures (RFC 7983: first byte 128..191).</summary>
+    private void Measure(ReadOnlySpan<byte> datagram, PayloadFormats formats)
+    {
+        if (datagram.Length < 8 || (datagram[0] & 0xC0) != 0x80) return;
+        var quality = _quality ?? StartQuality(formats);
+        var micros = Spec.Clock.NowMicros;
+        if (RtpHeader.IsRtcpPacketType(datagram[1])) quality.OnRtcp(datagram, micros);
+        else quality.OnRtp(datagram, micros);
+    }
+
+    /// <summary>
+    /// The side's figures, made once (not for idle channels); each side's RTCP reports are about the stream its sibling
+    /// receives, so the two are linked (by whichever side starts second).
+    /// </summary>
+    private RtpStreamStats StartQuality(PayloadFormats formats)
+    {
+        var quality = new RtpStreamStats(formats);
+        if (_sibling?._quality is { } theirs)
+        {
+            quality.ReportsAbout(theirs);
+            theirs.ReportsAbout(quality);
+        }
+        _quality = quality;
+        if (_sibling?._quality is { } late) late.ReportsAbout(quality); // the sibling started meanwhile
+        return quality;
     }
 
     /// <summary>Builds this side's target again and tells the channel: a new source (announced to supervisors), or a source that now carries RTP (not announced).</summary>

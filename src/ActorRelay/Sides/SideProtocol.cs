@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Event;
 using ActorRelay.Latching;
 using ActorRelay.Protocol;
+using ActorRelay.Quality;
 using ActorRelay.RelayLoops;
 using ActorRelay.Settings;
 
@@ -16,6 +17,7 @@ namespace ActorRelay.Sides;
 /// What a side actor needs to bind and run. <paramref name="Loop"/>: the relay loop of the <c>socket</c> transport's
 /// epoll engine (both sides of a channel share one), or null for the runtime's socket engine and for akka-io.
 /// <paramref name="Restore"/>: the latch recorded before the node restarted, put back before the first datagram.
+/// <paramref name="Formats"/>: the call's payload types when quality is measured (relay.quality.enabled), else null.
 /// </summary>
 internal sealed record SideSpec(
     string ChannelId,
@@ -25,7 +27,8 @@ internal sealed record SideSpec(
     RelaySettings Settings,
     RelayClock Clock,
     RelayLoop? Loop = null,
-    LatchRestore? Restore = null);
+    LatchRestore? Restore = null,
+    PayloadFormats? Formats = null);
 
 /// <summary>A side's latch as a restarted node puts it back: the source, and for an RTP side its SSRC.</summary>
 internal sealed record LatchRestore(IPEndPoint Source, uint? Ssrc, bool CarriesRtp);

@@ -11,8 +11,45 @@ namespace ActorRelay.Tests.Node;
 
 /// <summary>The node's protocol promises that do not depend on the data path (run on the default one).</summary>
 public sealed class NodeProtocolSpecs(ITestOutputHelper output)
-    : RelayNodeSpecsBase("socket", output, "relay.stats-interval = 2s", channelLimit: 3)
+    : RelayNodeSpecsBase("socket", output, "relay.stats-interval = 2s\nrelay.max-queue-delay = 0", channelLimit: 3)
 {
+    [Fact]
+    public async Task The_quality_of_each_sides_rtp_stream_is_in_the_snapshot_and_in_the_final_counters()
+    {
+        var ch = await OpenAsync("quality", options: new ChannelOptions(RtpMaps: ["96 opus/48000/2"]));
+        using var a = new UdpPeer();
+        using var b = new UdpPeer();
+        b.SendTo(ch.Right, LatchPolicyMatrixTests.Rtp(1, 0xBB)); // b is there first
+        // a sends 100 packets of a stream, 10 of them lost on the way (sequence numbers skipped), one twice (no
+        // overload shedding here: a loaded machine must not make the burst look late)
+        for (ushort seq = 1; seq <= 100; seq++)
+        {
+            if (seq % 10 == 0) continue;
+            a.SendTo(ch.Left, LatchPolicyMatrixTests.Rtp(seq, 0xAA, pt: 96));
+            if (seq == 55) a.SendTo(ch.Left, LatchPolicyMatrixTests.Rtp(seq, 0xAA, pt: 96));
+        }
+        a.SendTo(ch.Left, LatchPolicyMatrixTests.Rtp(101, 0xAA, pt: 96));
+        StreamQuality? left = null;
+        await AwaitAssertAsync(async () =>
+        {
+            var snap = (await Node.Ask<ChannelSnapshot>(new GetChannel("quality"), Wait)).Left;
+            left = snap.Quality;
+            Assert.NotNull(left);
+            // from the latch on (probation took 1-4) and RFC 3550's own start (the stream counts from its second packet)
+            Assert.True(left!.PacketsExpected == 101 - 5 + 1, $"{left} received {snap.PacketsReceived} dropped {string.Join(",", snap.Dropped)}");
+        }, Wait);
+        Assert.Equal(0xAAu, left!.Ssrc);
+        Assert.Equal(10, left.PacketsLost);
+        Assert.True(left.Duplicates == 1, left.ToString());
+        Assert.Equal(10.0 / 97, left.LossRatio, 6);
+        Assert.Equal(48000, left.ClockRate);                 // from the call's rtpmap
+        Assert.False(left.ClockRateAssumed);
+        Assert.InRange(left.Mos, 1, 4.5);
+        var closed = await Node.Ask<ChannelClosed>(new CloseChannel("quality"), Wait);
+        Assert.Equal(10, closed.Final.Left.Quality!.PacketsLost);
+        Assert.Equal(0xBBu, closed.Final.Right.Quality?.Ssrc ?? 0xBBu); // one packet: maybe still in probation
+    }
+
     [Fact]
     public async Task Beyond_its_channel_limit_the_node_rejects_with_capacity()
     {

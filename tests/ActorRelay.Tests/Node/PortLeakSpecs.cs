@@ -30,12 +30,21 @@ public abstract class PortLeakSpecs : TestKit
         _node = Sys.ActorOf(RelayNodeActor.Props(settings), "relay");
     }
 
-    private static int OpenSocketDescriptors() =>
-        Directory.GetFiles("/proc/self/fd").Count(fd =>
+    /// <summary>
+    /// This process's UDP sockets (descriptors whose socket inode the kernel's UDP tables list): the relay's sockets,
+    /// and not the TCP connections of other specs' ActorSystems, which may still be closing when this one starts.
+    /// </summary>
+    private static int OpenSocketDescriptors()
+    {
+        var udp = new[] { "/proc/net/udp", "/proc/net/udp6" }.Where(File.Exists).SelectMany(File.ReadLines)
+            .Select(l => l.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length > 9 && f[0] != "sl").Select(f => f[9]).ToHashSet();
+        return Directory.GetFiles("/proc/self/fd").Count(fd =>
         {
-            try { return new FileInfo(fd).LinkTarget?.StartsWith("socket:") == true; }
+            try { return new FileInfo(fd).LinkTarget is { } t && t.StartsWith("socket:[") && udp.Contains(t[8..^1]); }
             catch (IOException) { return false; } // closed while we looked
         });
+    }
 
     /// <summary>Local UDP ports in [min,max] the kernel has bound (IPv4 and IPv6 tables).</summary>
     private int BoundPortsInRange() =>
