@@ -138,6 +138,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
         var slot = Slot(b.Side);
         slot.Path = b.DataPath;
         slot.Local = b.Local;
+        _spec.Metrics?.Track(b.DataPath.Counters);
         if (_left.Path is null || _right.Path is null) return;
         // Both data paths connected before either side relays (threading model: src/ActorRelay/Sides/README.md).
         _left.Path.ConnectSibling(_right.Path);
@@ -381,6 +382,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     {
         if (!_left.Closed || !_right.Closed) return;
         var final = Snapshot();
+        RetireCounters();
         var closed = new ChannelClosed(_spec.ChannelId, _closeReason, _closeMessage, final);
         Log.Log(Akka.Event.LogLevel.InfoLevel, null, "Channel {Channel} closed: {Reason} after {Duration}; left {LeftIn} in / {LeftFwd} forwarded, loss {LeftLoss:P1}, " +
                  "jitter {LeftJitterMs:F1} ms, MOS {LeftMos}; right {RightIn} in / {RightFwd} forwarded, loss {RightLoss:P1}, jitter {RightJitterMs:F1} ms, MOS {RightMos}",
@@ -426,6 +428,16 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     /// </summary>
     private static bool Moot(object message) => message is SideBound or SideBindFailed or SideLatchChanged or DropsPending
         or PublishDropSummary or CheckDeadlines or BindTimedOut or SideRecovered or SideFailed or PortReplaced or CloseWithReason;
+
+    /// <summary>The sides' sockets are closed: what they counted stays in the node's totals.</summary>
+    private void RetireCounters()
+    {
+        if (_spec.Metrics is not { } metrics) return;
+        if (_left.Path is { } l) metrics.Retire(l.Counters);
+        if (_right.Path is { } r) metrics.Retire(r.Counters);
+    }
+
+    protected override void PostStop() => RetireCounters(); // stopped abruptly (retiring twice is harmless)
 
     // ---- snapshot ------------------------------------------------------------------------------
 

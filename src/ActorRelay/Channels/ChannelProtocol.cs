@@ -30,7 +30,8 @@ internal sealed record ChannelSpec(
     RelayClock Clock,
     RelayLoop? Loop = null,
     ChannelRestore? Restore = null,
-    PayloadFormats? Formats = null);
+    PayloadFormats? Formats = null,
+    Metrics.RelayMetrics? Metrics = null);
 
 /// <summary>A channel a restarted node brings back: when it first opened (its lifetime counts from then) and its sides' latches.</summary>
 internal sealed record ChannelRestore(DateTimeOffset OpenedAt, LatchRestore? Left, LatchRestore? Right);

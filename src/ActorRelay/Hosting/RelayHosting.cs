@@ -46,6 +46,9 @@ public sealed class RelayOptions
     public IReadOnlyList<string>? ControlAllow { get; set; }
     /// <summary>relay.control.administrators: who may also use the privileged commands and act on any channel.</summary>
     public IReadOnlyList<string>? ControlAdministrators { get; set; }
+    /// <summary>relay.metrics.listen: "HOST:PORT" addresses of the /metrics, /healthz and /ready endpoint.</summary>
+    public IReadOnlyList<string>? MetricsListen { get; set; }
+    public bool? QualityEnabled { get; set; }
     public TimeSpan? OpenerLostGrace { get; set; }
 
     /// <summary>The HOCON these options stand for (only what is set).</summary>
@@ -92,6 +95,8 @@ public sealed class RelayOptions
         Set("relay.latch.probation", Probation);
         SetList("relay.control.allow", ControlAllow);
         SetList("relay.control.administrators", ControlAdministrators);
+        SetList("relay.metrics.listen", MetricsListen);
+        Set("relay.quality.enabled", QualityEnabled is { } q ? (q ? "on" : "off") : null);
         Set("relay.control.opener-lost-grace", OpenerLostGrace);
         if (MaxDatagram is { } max) sb.Append(RelaySettings.AkkaIoHocon(max));
         return sb.ToString();
@@ -140,7 +145,18 @@ public static class RelayHostingExtensions
             throw new ConfigurationException(
                 $"akka.io.udp.disabled-buffer-pool.buffer-size ({configuredBuffer}) must exceed relay.max-datagram ({settings.MaxDatagram}), " +
                 "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
-        var node = system.ActorOf(RelayNodeActor.Props(settings, clock), settings.NodeName);
+        var metrics = settings.MetricsListen.Count > 0 ? new Metrics.RelayMetrics() : null;
+        var node = system.ActorOf(RelayNodeActor.Props(settings, clock, metrics: metrics), settings.NodeName);
+        if (metrics is not null)
+        {
+            var endpoints = settings.MetricsListen.Select(a => new Metrics.MetricsEndpoint(a, metrics)).ToList();
+            foreach (var e in endpoints) system.Log.Info("Metrics at http://{0}/metrics (and /healthz, /ready)", e.Address);
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseActorSystemTerminate, "stop-relay-metrics", () =>
+            {
+                foreach (var e in endpoints) e.Dispose();
+                return Task.FromResult(Akka.Done.Instance);
+            });
+        }
         if (settings.PersistenceEnabled && settings.KeepChannelsOnStop)
         {
             // a planned restart: the channels stay recorded and come back at the next start

@@ -46,7 +46,7 @@ internal static class ChannelPlanner
     /// <param name="advertise">The address channels advertise for sides on the node's bind address (or an unspecified one).</param>
     /// <param name="restore">A channel a restarted node brings back: its ports are fixed (the clients know them) and its latches set.</param>
     public static ChannelSpec Plan(OpenChannel o, int leftPort, int rightPort, RelaySettings settings, IPAddress? advertise, RelayClock clock,
-        RelayLoop? loop, ChannelRestore? restore = null)
+        RelayLoop? loop, ChannelRestore? restore = null, Metrics.RelayMetrics? metrics = null)
     {
         var options = o.Options ?? new ChannelOptions();
         var policy = new LatchPolicy(options.LatchMode ?? settings.LatchMode, options.LearningWindow ?? settings.LearningWindow,
@@ -70,7 +70,8 @@ internal static class ChannelPlanner
             clock,
             loop,
             restore,
-            settings.QualityEnabled ? Formats(options.RtpMaps) : null);
+            settings.QualityEnabled ? Formats(options.RtpMaps) : null,
+            metrics);
     }
 
     /// <summary>A side bound to an address of its request's own advertises it; otherwise the node's advertised address.</summary>

@@ -41,24 +41,30 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private IActorRef? _drainRequester;
     private IActorRef? _journal;
     private int _journalBacklog;
+    private readonly Metrics.RelayMetrics? _metrics;
+    private bool _draining;
+    private bool _restoring;
 
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
 
-    public RelayNodeActor(RelaySettings settings, RelayClock clock, int channelLimit)
+    public RelayNodeActor(RelaySettings settings, RelayClock clock, int channelLimit, Metrics.RelayMetrics? metrics = null)
     {
         _settings = settings;
+        _metrics = metrics;
         _clock = clock;
         _channelLimit = channelLimit;
         _policy = settings.ControlPolicy;
         _channels = new ChannelRegistry(new PortPool(settings.PortMin, settings.PortMax));
-        if (settings.UsesRelayLoops) _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay);
+        if (settings.UsesRelayLoops) _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay, lag: metrics?.LoopLag);
         if (settings.PersistenceEnabled) Restoring();
         else Running();
     }
 
-    public static Props Props(RelaySettings settings, RelayClock? clock = null, int? channelLimit = null) =>
-        Akka.Actor.Props.Create(() => new RelayNodeActor(settings, clock ?? RelayClock.System, channelLimit ?? NodeCapacity.ChannelLimit(settings, null)));
+    /// <param name="metrics">Where the node counts for Prometheus (null: nothing is counted for it).</param>
+    public static Props Props(RelaySettings settings, RelayClock? clock = null, int? channelLimit = null, Metrics.RelayMetrics? metrics = null) =>
+        Akka.Actor.Props.Create(() => new RelayNodeActor(settings, clock ?? RelayClock.System,
+            channelLimit ?? NodeCapacity.ChannelLimit(settings, null), metrics));
 
     private int Capacity => Math.Min(_channelLimit, _channels.PortsTotal / 2);
 
@@ -90,6 +96,18 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     /// <summary>Children (channels, sides) are stopped by now: their sockets' closes are queued on the loops, which close them as they stop.</summary>
     protected override void PostStop() => _loops?.Dispose();
 
+    /// <summary>After every message the node's gauges and readiness are current (three stores: cheap).</summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        _metrics?.NodeFigures(_channels.Count, _channels.PortsFree, NotReadyBecause());
+        return handled;
+    }
+
+    private string? NotReadyBecause() =>
+        _restoring ? "restoring channels" : _draining ? "draining" : _loops is { AllRunning: false } ? "a relay loop stopped"
+        : _channels.PortsFree < 2 ? "no free port" : _channels.Count >= _channelLimit ? "at capacity" : null;
+
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
         _log.Error(e, "A channel actor failed; stopping it (its sides free their ports)");
@@ -101,9 +119,11 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     /// <summary>Restoring: the journal replays what was open; every command waits until those channels are back.</summary>
     private void Restoring()
     {
+        _restoring = true;
         Receive<JournalRecovered>(r =>
         {
             foreach (var channel in r.Channels) Restore(channel);
+            _restoring = false;
             Become(Running);
             Stash.UnstashAll();
         });
@@ -111,6 +131,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         {
             _log.Error("The channel journal could not recover; the node starts without the channels it held");
             _journal = null;
+            _restoring = false;
             Become(Running);
             Stash.UnstashAll();
         });
@@ -125,6 +146,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             if (!Authorized(nameof(DrainNode), privileged: true)) return;
             _drainRequester = Sender;
             _log.Info("Node draining: closing {Count} channels", _channels.Count);
+            _draining = true;
             foreach (var r in _channels.Records) r.Actor.Tell(CloseWithReason.NodeStopping);
             Become(Draining);
             TryFinishDrain();
@@ -188,8 +210,9 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         Receive<ChannelClosing>(_ => { if (_channels.TryGet(Sender, out var r)) r.State = ChannelState.Closing; });
         Receive<ChannelEvent>(e =>
         {
-            if (_channels.TryGet(Sender, out var r)) Publish(r, e.Event);
-            else RefuseForeignEvent(e.Event);
+            if (!_channels.TryGet(Sender, out var r)) { RefuseForeignEvent(e.Event); return; }
+            if (e.Event is SideLatched or SourceChanged) _metrics?.Latched(moved: e.Event is SourceChanged);
+            Publish(r, e.Event);
         });
         Receive<ChannelFinished>(OnFinished);
         Receive<IChannelEvent>(RefuseForeignEvent); // events come from the node's own channels only (wrapped), never over the wire
@@ -308,7 +331,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             return;
         }
 
-        var spec = ChannelPlanner.Plan(o, leftPort, rightPort, _settings, _advertise, _clock, _loops?.Next());
+        var spec = ChannelPlanner.Plan(o, leftPort, rightPort, _settings, _advertise, _clock, _loops?.Next(), metrics: _metrics);
         var actor = Context.ActorOf(ChannelActor.Props(spec, Self), $"channel-{++_sequence}");
         Context.Watch(actor);
         var record = new ChannelRecord(o.ChannelId, o, actor, Sender.Path.Address);
@@ -326,6 +349,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         record.Opened = r.Opened;
         record.State = ChannelState.Open;
         _channels.CountOpened();
+        _metrics?.ChannelOpened();
         if (!record.Restored)
         {
             Record(new ChannelRecorded(record.Id, record.Request.WithoutListener() with { SubscribeOpener = record.Request.SubscribeOpener },
@@ -340,6 +364,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     {
         if (!_channels.TryGet(Sender, out var record)) return;
         _channels.CountRejected(f.Rejection.Reason);
+        _metrics?.OpenRejected(f.Rejection.Reason);
         foreach (var w in record.Waiting) w.Tell(f.Rejection);
         record.Waiting.Clear();
         record.Subscribers = null; // nobody saw it open: no ChannelClosed for them
@@ -475,6 +500,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         if (!record.Failed)
         {
             _channels.CountClosed(f.Closed.Reason);
+            _metrics?.ChannelClosed(f.Closed.Reason);
+            _metrics?.CallEnded(f.Closed.Final);
             Publish(record, f.Closed, f.CloseRequesters);
         }
         Sender.Tell(ChannelFinishedAck.Instance);
@@ -490,11 +517,13 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             if (record.Opened is null && !record.Failed)
             {
                 _channels.CountRejected(RejectReason.ChannelFailed);
+                _metrics?.OpenRejected(RejectReason.ChannelFailed);
                 foreach (var w in record.Waiting) w.Tell(new OpenRejected(record.Id, RejectReason.ChannelFailed, "the channel failed while opening"));
             }
             else if (record.Opened is not null)
             {
                 _channels.CountClosed(CloseReason.SideFailed);
+                _metrics?.ChannelClosed(CloseReason.SideFailed);
                 var empty = new SideSnapshot(Side.Left, record.Opened.Left, null, 0, 0, 0, 0, new Dictionary<DropReason, long>(), 0, null);
                 Publish(record, new ChannelClosed(record.Id, CloseReason.SideFailed, "the channel actor failed",
                     new ChannelSnapshot(record.Id, ChannelState.Closing, record.Request.Options?.LatchMode ?? _settings.LatchMode,
@@ -579,6 +608,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         {
             _log.Info("Channel {Channel} expired while the node was down ({Reason}); closed", o.ChannelId, reason);
             _channels.CountClosed(reason);
+            _metrics?.ChannelClosed(reason);
             Record(new ChannelForgotten(o.ChannelId));
             var local = new RelayEndpoint((_advertise ?? _settings.BindAddress).ToString(), c.Opened.LeftPort);
             var empty = new SideSnapshot(Side.Left, local, null, 0, 0, 0, 0, new Dictionary<DropReason, long>(), 0, null);
@@ -598,7 +628,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         var restore = new ChannelRestore(c.Opened.OpenedAt,
             c.Left is { } l ? new LatchRestore(l.EndPoint, l.Ssrc, l.CarriesRtp) : null,
             c.Right is { } r ? new LatchRestore(r.EndPoint, r.Ssrc, r.CarriesRtp) : null);
-        var spec = ChannelPlanner.Plan(o, left, right, _settings, _advertise, _clock, _loops?.Next(), restore);
+        var spec = ChannelPlanner.Plan(o, left, right, _settings, _advertise, _clock, _loops?.Next(), restore, _metrics);
         var actor = Context.ActorOf(ChannelActor.Props(spec, Self), $"channel-{++_sequence}");
         Context.Watch(actor);
         var record = new ChannelRecord(o.ChannelId, o, actor, owner) { Restored = true };
@@ -626,6 +656,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private void Reject(string id, RejectReason reason, string message)
     {
         _channels.CountRejected(reason);
+        _metrics?.OpenRejected(reason);
         _log.Warning("Open {Channel} rejected: {Reason} {Message}", id, reason, message);
         Sender.Tell(new OpenRejected(id, reason, message));
     }

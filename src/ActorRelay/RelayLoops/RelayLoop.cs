@@ -62,13 +62,16 @@ internal sealed unsafe class RelayLoop : IDisposable
 
     private readonly long _maxQueueDelayNs;
     private readonly Func<long> _realtimeNs;
+    private readonly Prometheus.Histogram? _lag;      // observed once per wake-up, when the node exports metrics
 
     /// <param name="maxDatagram">The largest datagram relayed; buffers hold one byte more, so a full buffer means oversize.</param>
     /// <param name="maxQueueDelay">A datagram of a busy socket that waited longer than this in the kernel's queue is dropped
     /// (<see cref="DropReason.Late"/>) instead of relayed late; zero: never.</param>
     /// <param name="realtimeNs">The wall clock the kernel's receive times are compared with, in ns since the epoch (tests inject one).</param>
-    public RelayLoop(string name, int maxDatagram, TimeSpan maxQueueDelay = default, Func<long>? realtimeNs = null)
+    /// <param name="lag">Where the loop reports how late it served each wake-up's sockets (null: it does not measure).</param>
+    public RelayLoop(string name, int maxDatagram, TimeSpan maxQueueDelay = default, Func<long>? realtimeNs = null, Prometheus.Histogram? lag = null)
     {
+        _lag = lag;
         if (!Supported) throw new PlatformNotSupportedException("the relay loop needs Linux on x64 or arm64");
         _stride = (maxDatagram + 1 + 7) & ~7;
         _maxQueueDelayNs = (long)(maxQueueDelay.TotalMilliseconds * 1_000_000);
@@ -112,6 +115,9 @@ internal sealed unsafe class RelayLoop : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
+
+    /// <summary>The loop's thread is serving (read from any thread).</summary>
+    public bool Running => _thread.IsAlive && !_stopping;
 
     /// <summary>Sockets attached now (read from any thread; for diagnostics and tests).</summary>
     public int Attached => Volatile.Read(ref _attached);
@@ -163,6 +169,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                     if (Errno() == EINTR) continue;
                     break; // the epoll set itself failed: nothing sensible is left to do but stop
                 }
+                var woke = _lag is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
                 _round++;
                 _fullRounds = n == MaxEvents ? _fullRounds + 1 : 0;
                 _behind = _fullRounds >= FullRoundsBehind;
@@ -177,6 +184,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                     if (side is null || side.LoopToken != token) continue; // closed earlier in this batch
                     Receive(side);
                 }
+                if (_lag is not null) _lag.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(woke).TotalSeconds);
             }
         }
         finally

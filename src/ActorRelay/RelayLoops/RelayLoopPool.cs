@@ -10,12 +10,12 @@ internal sealed class RelayLoopPool : IDisposable
     private readonly RelayLoop[] _loops;
     private int _next = -1;
 
-    public RelayLoopPool(int count, int maxDatagram, TimeSpan maxQueueDelay, string name = "relay-loop")
+    public RelayLoopPool(int count, int maxDatagram, TimeSpan maxQueueDelay, string name = "relay-loop", Prometheus.Histogram? lag = null)
     {
         _loops = new RelayLoop[Math.Max(1, count)];
         try
         {
-            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram, maxQueueDelay);
+            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram, maxQueueDelay, lag: lag);
         }
         catch
         {
@@ -25,6 +25,9 @@ internal sealed class RelayLoopPool : IDisposable
     }
 
     public int Count => _loops.Length;
+
+    /// <summary>False when a loop's thread has ended (its epoll set failed): the node is not ready.</summary>
+    public bool AllRunning => _loops.All(l => l.Running);
     public IReadOnlyList<RelayLoop> Loops => _loops;
 
     /// <summary>The loop for the next channel (any thread).</summary>

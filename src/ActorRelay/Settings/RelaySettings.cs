@@ -63,6 +63,7 @@ public sealed record RelaySettings
     public required int PersistenceSnapshotEvery { get; init; }
     public required bool KeepChannelsOnStop { get; init; }
     public required bool QualityEnabled { get; init; }
+    public required IReadOnlyList<string> MetricsListen { get; init; }
 
     public const int MaxUdpPayload = 65507;
 
@@ -127,6 +128,7 @@ public sealed record RelaySettings
             PersistenceSnapshotEvery = r.Int("persistence.snapshot-every", 1, 1_000_000),
             KeepChannelsOnStop = r.Bool("persistence.keep-channels-on-stop"),
             QualityEnabled = r.Bool("quality.enabled"),
+            MetricsListen = r.List("metrics.listen"),
         };
         s.Validate();
         return s;
@@ -162,6 +164,11 @@ public sealed record RelaySettings
             throw new ConfigurationException($"relay.latch.max-sequence-jump must be in 1..32767, got {MaxSequenceJump}");
         if (OpenerLostGrace < TimeSpan.Zero) throw new ConfigurationException("relay.control.opener-lost-grace must be >= 0");
         _ = ControlPolicy; // parses the patterns: a bad one fails here, naming its key
+        foreach (var address in MetricsListen)
+        {
+            try { Metrics.MetricsEndpoint.Parse(address); }
+            catch (FormatException e) { throw new ConfigurationException($"relay.metrics.listen: {e.Message}"); }
+        }
     }
 
     /// <summary>Who may use the control plane, and for what (relay.control).</summary>
