@@ -69,7 +69,7 @@ public sealed class LatchPropertyTests
                 seen.UnionWith(run.Verdicts);
                 moves += run.Verdicts.Count(v => v == LatchVerdict.Moved);
             }
-        }, iter: 3000, print: t => Show(t.Item1, t.Item2));
+        }, iter: 2000, print: t => Show(t.Item1, t.Item2));
         Assert.Empty(reached.Except(seen));
         Assert.True(moves > 100, $"only {moves} moves in all scripts");
     }
@@ -106,7 +106,7 @@ public sealed class LatchPropertyTests
             var b = LatchScript.Run(policy, script);
             Assert.Equal(a.Verdicts, b.Verdicts);
             Assert.Equal((a.Latch.IsLatched, a.Latch.Current, a.Latch.CarriesRtp), (b.Latch.IsLatched, b.Latch.Current, b.Latch.CarriesRtp));
-        }, iter: 1000, print: t => Show(t.Item1, t.Item2));
+        }, iter: 400, print: t => Show(t.Item1, t.Item2));
     }
 
     // ---- the checks have teeth: a latch that runs a looser policy than the one checked is caught ----

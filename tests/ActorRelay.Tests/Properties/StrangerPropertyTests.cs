@@ -55,9 +55,9 @@ public sealed class StrangerPropertyTests
             var log = ChannelChecks.Run(script);
             Interlocked.Add(ref strangerAfterLatch, log.Count(d => !d.FromClient));
             Interlocked.Add(ref clientRelayed, log.Count(d => d.FromClient && d.To is not null));
-        }, iter: 2000, print: s => s.ToString());
-        Assert.True(strangerAfterLatch > 10_000, $"the stranger sent {strangerAfterLatch} datagrams after the latch");
-        Assert.True(clientRelayed > 10_000, $"{clientRelayed} client datagrams relayed");
+        }, iter: 1000, print: s => s.ToString());
+        Assert.True(strangerAfterLatch > 5_000, $"the stranger sent {strangerAfterLatch} datagrams after the latch");
+        Assert.True(clientRelayed > 5_000, $"{clientRelayed} client datagrams relayed");
     }
 
     [Theory]
@@ -72,9 +72,9 @@ public sealed class StrangerPropertyTests
             Interlocked.Add(ref sprayed, log.Count(d => !d.FromClient));
             Interlocked.Add(ref clientRelayed, log.Count(d => d.FromClient && d.To is not null));
             Interlocked.Add(ref strangerRelayed, log.Count(d => !d.FromClient && d.To is not null));
-        }, iter: 2000, print: s => s.ToString());
-        Assert.True(sprayed > 10_000, $"{sprayed} datagrams sprayed");
-        Assert.True(clientRelayed > 10_000, $"{clientRelayed} client datagrams relayed");
+        }, iter: 1000, print: s => s.ToString());
+        Assert.True(sprayed > 5_000, $"{sprayed} datagrams sprayed");
+        Assert.True(clientRelayed > 5_000, $"{clientRelayed} client datagrams relayed");
         // auto: the spray's junk latches fresh sides provisionally and is relayed between them (to the stranger itself)
         if (mode == LatchMode.Auto) Assert.True(strangerRelayed > 0, "no junk was relayed between two provisional sides");
         else Assert.Equal(0, strangerRelayed);
@@ -84,7 +84,7 @@ public sealed class StrangerPropertyTests
     public void The_same_script_gives_the_same_deliveries()
     {
         Gen.OneOf(LatchMode.Auto, LatchMode.Rtp, LatchMode.First).SelectMany(m => Scripts(m, StrangerTiming.AfterLatch)).Sample(script =>
-            Assert.Equal(ChannelChecks.Run(script), ChannelChecks.Run(script)), iter: 300, print: s => s.ToString());
+            Assert.Equal(ChannelChecks.Run(script), ChannelChecks.Run(script)), iter: 150, print: s => s.ToString());
     }
 
     [Fact]
