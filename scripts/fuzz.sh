@@ -75,15 +75,18 @@ if [ ! -x "$driver" ] || [ "$project/driver/libfuzzer-sharpfuzz.c" -nt "$driver"
 fi
 
 # --- corpus and run ---------------------------------------------------------------------------------------------
-# fuzz <target> <seconds> [log file]: runs one target; its status is libFuzzer's. Sets $executions and $added.
+# fuzz <target> <seconds> [log file]: runs one target; its status is libFuzzer's. Sets $executions, $added, $seeded
+# (the corpus's size before the run, seeds included) and, on a crash, shows the exception of each new crashing input.
 fuzz() {
   local name=$1 time=$2 logfile=${3:-} corpus=$out/corpus/$1 crashes=$out/crashes/$1 dict=$out/dict/$1.txt status
   mkdir -p "$corpus" "$crashes" "$out/dict"
   "${harness[@]}" seeds "$name" "$corpus" || { log "unknown target '$name'"; return 2; }
   "${harness[@]}" dict "$name" "$dict"
+  seeded=$(ls "$corpus" | wc -l)
+  touch "$probe/started"
   local args=(-max_total_time="$time" -timeout=10 -max_len=4096 -print_final_stats=1 -artifact_prefix="$crashes/")
   [ -s "$dict" ] && args+=(-dict="$dict")
-  log "fuzzing '$name' for $time s (corpus $corpus: $(ls "$corpus" | wc -l) inputs; crashes into $crashes/)"
+  log "fuzzing '$name' for $time s (corpus $corpus: $seeded inputs; crashes into $crashes/)"
   export ACTORRELAY_FUZZ_COMMAND="exec dotnet $PWD/$out/bin/ActorRelay.Fuzz.dll $name"
   set +e
   if [ -n "$logfile" ]; then
@@ -101,6 +104,10 @@ fuzz() {
     log "'$name': no crash in $time s (${executions:-?} inputs run, ${added:-?} added to the corpus, now $(ls "$corpus" | wc -l))"
   else
     log "'$name': libFuzzer exited with $status; see $crashes/"
+    for crash in $(find "$crashes" -type f -newer "$probe/started"); do
+      log "reproducing $crash: dotnet $out/bin/ActorRelay.Fuzz.dll $name $crash"
+      "${harness[@]}" "$name" "$crash" 2>&1 | grep -v -E '^ +at (System|SharpFuzz)\.' | head -20 >&2 || true
+    done
   fi
   return "$status"
 }
@@ -112,17 +119,17 @@ fi
 
 mkdir -p "$out/logs"
 failed=0
-summary=$(printf '%-14s %-8s %12s %10s %8s\n' target result executions "corpus" added)
+summary=$(printf '%-14s %-8s %12s %10s %8s' target result executions corpus added)
 for name in $("${harness[@]}" list); do
-  before=$( [ -d "$out/corpus/$name" ] && ls "$out/corpus/$name" | wc -l || echo 0)
-  executions="" added=""
+  executions="" added="" seeded=""
+  : > "$out/logs/$name.log"
   if fuzz "$name" "$seconds" "$out/logs/$name.log"; then result=ok; else
     result=CRASH; failed=1
     log "'$name' failed; the end of $out/logs/$name.log:"
-    grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$out/logs/$name.log" | tail -40 >&2
+    { grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$out/logs/$name.log" || true; } | tail -12 >&2
   fi
-  after=$(ls "$out/corpus/$name" | wc -l)
-  summary+=$(printf '\n%-14s %-8s %12s %10s %8s' "$name" "$result" "${executions:-?}" "$before->$after" "${added:-?}")
+  after=$(ls "$out/corpus/$name" 2>/dev/null | wc -l)
+  summary+=$(printf '\n%-14s %-8s %12s %10s %8s' "$name" "$result" "${executions:-?}" "${seeded:-?}->$after" "${added:-?}")
 done
 echo "$summary"
 if [ "$failed" != 0 ]; then log "a target crashed (inputs in $out/crashes/)"; exit 1; fi

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using ActorRelay.Ng;
+using ActorRelay.Tests.Properties;
 using Codec = ActorRelay.Ng.Bencode;
 
 namespace ActorRelay.Fuzz;
@@ -141,8 +142,8 @@ public static partial class FuzzTargets
 
         // identity: nothing targeted, and every section pointed where it already points
         Check(SdpRewriter.Rewrite(sdp, new SdpMediaTarget?[sdp.Medias.Count]).AsSpan().SequenceEqual(bytes), "a rewrite without targets returns the body byte for byte");
-        var (targets, origin) = IdentityTargets(sdp);
-        var identity = SdpRewriter.Rewrite(sdp, targets, new SdpRewriteOptions { ReplaceOrigin = origin, KeepDirection = true });
+        var targets = SdpChecks.IdentityTargets(sdp);
+        var identity = SdpRewriter.Rewrite(sdp, targets, SdpChecks.IdentityOptions(sdp, targets));
         Check(identity.AsSpan().SequenceEqual(bytes), "pointing every stream where it already points changes no byte");
 
         // generated targets and options: no exception, and the result is SDP that says what was asked
@@ -189,33 +190,6 @@ public static partial class FuzzTargets
 
     private static IPAddress Unscoped(IPAddress a) =>
         a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a.AddressFamily == AddressFamily.InterNetworkV6 && a.ScopeId != 0 ? new IPAddress(a.GetAddressBytes()) : a;
-
-    /// <summary>
-    /// Targets that point each section where it already points, for the sections where the body says so unambiguously:
-    /// an IP address whose type token matches its family, not IPv4-mapped, no scope, no multicast "/ttl" suffix, and a=rtcp
-    /// lines with one port and the section's address (a relay address is unicast; RTCP goes where RTP goes).
-    /// </summary>
-    private static (SdpMediaTarget?[] Targets, bool ReplaceOrigin) IdentityTargets(SdpBody sdp)
-    {
-        var targets = sdp.Medias.Select(m =>
-        {
-            if (m.IsDisabled || (m.Connection ?? sdp.Session.Connection) is not { Ip: { } ip } c || !Plain(c)) return null;
-            if (m.Rtcp.Any(r => r.Port != m.Rtcp[0].Port || r.Address is { } a && !(Plain(a) && a.Ip!.Equals(ip)))) return null;
-            int? rtcp = m.Rtcp.Count > 0 ? m.Rtcp[0].Port : m.RtcpMux ? null : m.Port + 1;
-            if (rtcp is 0 or > 65535) return null;
-            if (c.IsZero) ip = ip.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Parse("203.0.113.1") : IPAddress.Parse("2001:db8::1");
-            return new SdpMediaTarget(ip, m.Port, rtcp);
-        }).ToArray();
-        var first = targets.FirstOrDefault(t => t is not null);
-        var origin = sdp.Session.Origin?.Address is { Ip: { } o } oa && Plain(oa) && first is not null && first.Address.Equals(o);
-        return (targets, origin);
-    }
-
-    private static bool Plain(SdpAddressField a) =>
-        a.Ip is { } ip && a.Address.Length == a.AddressSpan.Length
-        && (ip.AddressFamily == AddressFamily.InterNetwork
-            ? string.Equals(a.AddrType, "IP4", StringComparison.OrdinalIgnoreCase)
-            : string.Equals(a.AddrType, "IP6", StringComparison.OrdinalIgnoreCase) && !ip.IsIPv4MappedToIPv6 && ip.ScopeId == 0);
 
     private static string[] BencodeTokens => ["d", "e", "i", "l", "0:", "1:", "i-", "i0e", "le", "de", "9223372036854775807", "-9223372036854775808", "4294967296:"];
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ActorRelay.Fuzz;
 using SharpFuzz;
 
@@ -6,6 +7,11 @@ using SharpFuzz;
 // ActorRelay.Fuzz seeds <target> <dir>      writes the target's seed inputs into <dir>
 // ActorRelay.Fuzz dict <target> <file>      writes the target's libFuzzer dictionary into <file> (empty when it has none)
 // ActorRelay.Fuzz list                      the targets that scripts/fuzz.sh all runs (every one but selftest), one a line
+// The instrumented ActorRelay.dll counts edges into SharpFuzz's trace buffer, which only Fuzzer.LibFuzzer.Run points at
+// libFuzzer's shared memory: until then (seeds, reproducing a crash, the seeds run before libFuzzer starts) it counts
+// into a buffer of its own, or the first instrumented call would write through a null pointer.
+unsafe { SharpFuzz.Common.Trace.SharedMem = (byte*)NativeMemory.AllocZeroed(1 << 16); }
+
 if (args.Length == 1 && args[0] == "list")
 {
     foreach (var name in FuzzTargets.Fuzzed) Console.WriteLine(name);

@@ -44,7 +44,9 @@ public static partial class FuzzTargets
             return;
         }
         Check(read.GetType().Name == manifest, $"a {read.GetType().Name} read under the manifest {manifest}");
-        // what was read writes and reads back to the same JSON (a fixpoint after one round)
+        // what was read writes JSON that reads back to the same message: a fixpoint from the second round on, because an
+        // actor path Akka cannot parse resolves to a local ref whose own path then resolves to dead letters
+        // ("akka.tcp://x/user/y" -> "akka://fuzz/" -> "akka://fuzz/deadLetters")
         byte[] written;
         try
         {
@@ -54,10 +56,11 @@ public static partial class FuzzTargets
         {
             return; // SideSnapshot.PacketsDropped adds the drop counters up: counters read off the wire can overflow the sum
         }
-        var again = serializer.FromBinary(written, manifest);
+        var second = serializer.ToBinary(serializer.FromBinary(written, manifest));
+        var again = serializer.FromBinary(second, manifest);
         Check(again.GetType() == read.GetType(), "what was read reads back as the same type");
-        Check(serializer.ToBinary(again).AsSpan().SequenceEqual(written),
-            $"what was read writes the same JSON twice: {Encoding.UTF8.GetString(written)}");
+        Check(serializer.ToBinary(again).AsSpan().SequenceEqual(second),
+            $"what was read writes the same JSON from the second round on: {Encoding.UTF8.GetString(second)}");
     }
 
     /// <summary>JSON punctuation and the protocol's property and enum names, quoted as JSON has them.</summary>
