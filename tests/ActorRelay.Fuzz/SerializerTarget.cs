@@ -26,13 +26,14 @@ public static partial class FuzzTargets
     /// <summary>Builds the ActorSystem before the first input, so that its start-up is not timed as an input.</summary>
     public static void WarmUp() => _ = Protocol.Value;
 
-    /// <summary>First byte: the manifest (each message type's name; past them, names that are not the protocol's); the rest: the bytes.</summary>
+    private static readonly string[] Foreign = ["", "UnreadableMessage", "System.IO.FileInfo", "openchannel", "OpenChannel "];
+
+    /// <summary>First byte: the manifest (modulo the protocol's names followed by a few that are not); the rest: the bytes.</summary>
     private static void Serializer(ReadOnlySpan<byte> data)
     {
         var (serializer, manifests) = Protocol.Value;
-        var pick = data.IsEmpty ? 0 : data[0];
-        string[] foreign = ["", "UnreadableMessage", "System.IO.FileInfo", "openchannel", "OpenChannel "];
-        var manifest = pick < manifests.Length ? manifests[pick] : foreign[pick % foreign.Length];
+        var pick = data.IsEmpty ? 0 : data[0] % (manifests.Length + Foreign.Length);
+        var manifest = pick < manifests.Length ? manifests[pick] : Foreign[pick - manifests.Length];
         var bytes = data.IsEmpty ? [] : data[1..].ToArray();
         // read twice, the second time measured: the first read of a type builds and caches its metadata
         var read = serializer.FromBinary(bytes, manifest);
