@@ -5,8 +5,12 @@ using ActorRelay.Quality;
 namespace ActorRelay.Fuzz;
 
 /// <summary>A fuzz target: runs code that reads untrusted bytes and throws <see cref="FuzzInvariantException"/> when an invariant breaks.</summary>
-public sealed record FuzzTarget(string Name, string Description, FuzzTarget.Body Run, Func<IEnumerable<byte[]>> Seeds)
+public sealed record FuzzTarget(string Name, string Description, FuzzTarget.Body Run, Func<IEnumerable<byte[]>> Seeds, IReadOnlyList<string>? Tokens = null)
 {
+    /// <summary>The tokens as a libFuzzer dictionary (-dict): one quoted token a line, bytes outside printable ASCII escaped.</summary>
+    public string Dictionary() => string.Concat((Tokens ?? []).Select(t =>
+        "\"" + string.Concat(System.Text.Encoding.UTF8.GetBytes(t).Select(b => b is >= 0x20 and < 0x7F and not (byte)'"' and not (byte)'\\' ? ((char)b).ToString() : $"\\x{b:X2}")) + "\"\n"));
+
     public delegate void Body(ReadOnlySpan<byte> data);
 }
 
@@ -17,15 +21,25 @@ public sealed class FuzzInvariantException(string message) : Exception(message);
 /// The targets, by name. To fuzz another reader of untrusted bytes, add an entry to <see cref="All"/>: a name, a body
 /// that feeds the input to the code and checks what must always hold, and a few seed inputs.
 /// </summary>
-public static class FuzzTargets
+public static partial class FuzzTargets
 {
     public static readonly IReadOnlyList<FuzzTarget> All =
     [
         new("classifier", "RtpHeader.Classify / TryReadRtp / IsValidRtcp and PacketDemux.Classify on one datagram", Classifier, ClassifierSeeds),
         new("rtcp", "RtcpReportReader and RtpStreamStats.OnRtcp on one datagram", Rtcp, RtcpSeeds),
         new("stream", "RtpStreamStats on a run of datagrams (2-byte big-endian length before each) and its snapshot", Stream, StreamSeeds),
+        new("bencode", "Bencode.Decode on any bytes; what decodes encodes back to the same bytes and canonically to a fixpoint", BencodeTarget, BencodeSeeds, BencodeTokens),
+        new("ng", "NgFraming.Read and NgRequest.TryParse on a datagram (and its text as rtpp-flags); a reply frames and reads back", NgTarget, NgSeeds, NgTokens),
+        new("sdp", "SdpBody.Parse; an identity rewrite returns the body byte for byte; generated targets never throw and re-parse", SdpTarget, SdpSeeds, SdpTokens),
+        new("serializer", "RelayProtocolSerializer.FromBinary under each manifest (first byte): that type or UnreadableMessage, bounded allocation", Serializer, SerializerSeeds, SerializerTokens),
+        new("latch", "one side's latch on a script decoded from the bytes, every promise checked after every datagram (every mode)", Latch, LatchSeeds),
+        new("channel", "two latches and the relay rule with two clients and a stranger decoded from the bytes: the stranger never gets through", Channel, ChannelSeeds),
+        new("sourcefilter", "SourceFilter.TryParse on any text: never throws; a filter re-parses equal and matches what its prefix says", SourceFilterTarget, SourceFilterSeeds, SourceFilterTokens),
         new("selftest", "throws on an input whose first byte is 0x2A: proves that the harness reports a crash", SelfTest, () => [[0]]),
     ];
+
+    /// <summary>Every target but selftest: what <c>scripts/fuzz.sh all</c> runs.</summary>
+    public static IEnumerable<string> Fuzzed => All.Where(t => t.Name != "selftest").Select(t => t.Name);
 
     public static IEnumerable<string> Names => All.Select(t => t.Name);
 
@@ -35,7 +49,7 @@ public static class FuzzTargets
         return target is not null;
     }
 
-    private static void Check(bool condition, string what)
+    internal static void Check(bool condition, string what)
     {
         if (!condition) throw new FuzzInvariantException(what);
     }

@@ -88,7 +88,7 @@ public static class SdpRewriter
             if (medias[i].IsDisabled) continue;
             desired[i] = targets[i] switch
             {
-                null => original is null ? null : Address.Of(original),
+                null => original is null ? null : Address.Written(sdp, original),
                 var t when original?.IsZero == true && !options.ReplaceZeroAddress => Address.Zero(t.Address),
                 var t => Address.Of(t.Address),
             };
@@ -103,7 +103,7 @@ public static class SdpRewriter
             var chosen = inheriting.Count > 0 ? desired[inheriting[0]]
                 : options.ReplaceSessionConnection && firstTargeted >= 0 ? desired[firstTargeted] : null;
             if (chosen is { } c && !c.Matches(sc)) edits.ReplaceAddress(sc, c);
-            sessionAddress = chosen ?? Address.Of(sc);
+            sessionAddress = chosen ?? Address.Written(sdp, sc);
         }
         foreach (var i in inheriting)
             if (desired[i] is { } d && (sessionAddress is not { } sa || !d.Same(sa)))
@@ -211,7 +211,9 @@ public static class SdpRewriter
             return new(SdpBody.AddrTypeOf(ip), ip.ToString());
         }
 
-        public static Address Of(SdpAddressField field) => new(field.AddrType, field.Address);
+        /// <summary>The address as the body writes it, a multicast "/ttl" suffix included: what an untargeted section keeps.</summary>
+        public static Address Written(SdpBody sdp, SdpAddressField field) =>
+            new(field.AddrType, BValue.Latin1.GetString(sdp.Bytes.Span.Slice(field.AddressSpan.Start, field.AddressSpan.Length)));
 
         public static Address Zero(IPAddress relay) =>
             Of(relay.AddressFamily == AddressFamily.InterNetworkV6 && !relay.IsIPv4MappedToIPv6 ? IPAddress.IPv6Any : IPAddress.Any);
