@@ -16,7 +16,8 @@ internal sealed record NodeOptions(
     string? Latch,
     string? RemoteHost,
     int? RemotePort,
-    string LogLevel);
+    string LogLevel,
+    IReadOnlyList<string>? Ng = null);
 
 /// <summary>Thrown for a command line the node cannot run with; Message is what the user sees.</summary>
 internal sealed class UsageException(string message) : Exception(message);
@@ -41,6 +42,12 @@ internal static class NodeCommandLine
     private static readonly Option<string?> LatchOption = new("--latch") { Description = "default latch mode: first (default), rtp (for RTP channels) or follow (unsafe, the seed's)" };
     private static readonly Option<string?> RemoteHostOption = new("--remote-host") { Description = "Akka.Remote address of the control plane (default 127.0.0.1)" };
     private static readonly Option<int?> RemotePortOption = new("--remote-port") { Description = "Akka.Remote TCP port (default 4053; 0 = any)" };
+    private static readonly Option<string[]> NgOption = new("--ng")
+    {
+        Description = "ADDR:PORT — listen for rtpengine's NG protocol (Kamailio/OpenSIPS rtpengine module) on this UDP address; repeatable",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
     private static readonly Option<string> LogLevelOption = new("--log-level")
     {
         Description = "verbose, debug, information (default), warning, error",
@@ -50,7 +57,7 @@ internal static class NodeCommandLine
     public static RootCommand Command() => new("ActorRelay node: a UDP relay with NAT latching, channels opened by message or as LEFT:RIGHT pairs")
     {
         PairsArgument, ConfigOption, BindOption, AdvertiseOption, TransportOption, LatchOption,
-        RemoteHostOption, RemotePortOption, LogLevelOption,
+        RemoteHostOption, RemotePortOption, LogLevelOption, NgOption,
     };
 
     public static NodeOptions Read(ParseResult r)
@@ -58,7 +65,7 @@ internal static class NodeCommandLine
         var pairs = (r.GetValue(PairsArgument) ?? []).Select(ParsePair).ToList();
         return new NodeOptions(pairs, r.GetValue(ConfigOption), r.GetValue(BindOption), r.GetValue(AdvertiseOption),
             r.GetValue(TransportOption), r.GetValue(LatchOption), r.GetValue(RemoteHostOption), r.GetValue(RemotePortOption),
-            r.GetValue(LogLevelOption) ?? "information");
+            r.GetValue(LogLevelOption) ?? "information", r.GetValue(NgOption) ?? []);
     }
 
     /// <summary>"20000:20001" → ports; anything else → the seed's errors.</summary>

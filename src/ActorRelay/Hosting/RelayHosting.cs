@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.Hosting;
+using ActorRelay.Ng;
 using ActorRelay.Node;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
@@ -47,6 +48,10 @@ public sealed class RelayOptions
     /// <summary>relay.control.administrators: who may also use the privileged commands and act on any channel.</summary>
     public IReadOnlyList<string>? ControlAdministrators { get; set; }
     public TimeSpan? OpenerLostGrace { get; set; }
+    /// <summary>relay.ng.listen: UDP addresses of the NG endpoint for Kamailio / OpenSIPS ("127.0.0.1:2223"); empty or null = none.</summary>
+    public IReadOnlyList<string>? NgListen { get; set; }
+    /// <summary>relay.ng.allow: who may send NG commands (addresses or prefixes; default loopback only).</summary>
+    public IReadOnlyList<string>? NgAllow { get; set; }
 
     /// <summary>The HOCON these options stand for (only what is set).</summary>
     public override string ToString()
@@ -93,6 +98,8 @@ public sealed class RelayOptions
         SetList("relay.control.allow", ControlAllow);
         SetList("relay.control.administrators", ControlAdministrators);
         Set("relay.control.opener-lost-grace", OpenerLostGrace);
+        SetList("relay.ng.listen", NgListen);
+        SetList("relay.ng.allow", NgAllow);
         if (MaxDatagram is { } max) sb.Append(RelaySettings.AkkaIoHocon(max));
         return sb.ToString();
     }
@@ -130,7 +137,8 @@ public static class RelayHostingExtensions
 
     /// <summary>
     /// Starts the node actor in an existing system whose configuration includes hocon/relay.conf (what
-    /// <see cref="WithActorRelay"/> does), and drains it on the system's coordinated shutdown.
+    /// <see cref="WithActorRelay"/> does), and drains it on the system's coordinated shutdown. When relay.ng.listen
+    /// names addresses, the NG endpoint starts too (<see cref="NgEndpoint"/>, /user/ng).
     /// </summary>
     public static IActorRef StartRelayNode(ActorSystem system, RelayClock? clock = null)
     {
@@ -141,6 +149,7 @@ public static class RelayHostingExtensions
                 $"akka.io.udp.disabled-buffer-pool.buffer-size ({configuredBuffer}) must exceed relay.max-datagram ({settings.MaxDatagram}), " +
                 "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
         var node = system.ActorOf(RelayNodeActor.Props(settings, clock), settings.NodeName);
+        NgEndpoint.Start(system, node, clock);
         var shutdown = CoordinatedShutdown.Get(system);
         var deadline = shutdown.Timeout(CoordinatedShutdown.PhaseServiceUnbind);
         shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "drain-relay-node", async () =>
