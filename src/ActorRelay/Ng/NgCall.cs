@@ -92,8 +92,6 @@ public sealed class NgCall(string callId, NgParty a, DateTimeOffset created)
     public NgParty A { get; } = a;
     public NgParty? B { get; set; }
     public List<NgStream> Streams { get; } = [];
-    /// <summary>The suffix generation of this call's channel ids (see <see cref="NgChannelIds"/>).</summary>
-    public int Generation { get; set; }
 
     public Side SideOf(NgParty party) => ReferenceEquals(party, A) ? Side.Left : Side.Right;
 

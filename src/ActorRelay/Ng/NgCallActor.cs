@@ -323,19 +323,16 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
         await OpenRtcp(stream, r);
     }
 
-    /// <summary>Opens a channel; a name still held by an earlier call (Conflict) moves this call's ids to the next generation.</summary>
+    /// <summary>
+    /// Opens a channel; when its name is still held (Conflict: an earlier call of the same ids whose channels are
+    /// closing, or this channel's own failed first attempt still freeing its ports) it takes the next generation's.
+    /// </summary>
     private async Task<object> Open(Func<int, OpenChannel> request)
     {
-        var call = _call!;
-        for (var attempt = 0; ; attempt++)
+        for (var generation = 0; ; generation++)
         {
-            var generation = call.Generation;
             var reply = await Ask(request(generation));
-            if (reply is OpenRejected { Reason: RejectReason.Conflict } && attempt < 16)
-            {
-                if (call.Generation == generation) call.Generation = generation + 1;
-                continue;
-            }
+            if (reply is OpenRejected { Reason: RejectReason.Conflict } && generation < 16) continue;
             return reply is ChannelOpened or OpenRejected ? reply : throw NgFailure.Error($"Unexpected reply from the relay node: {reply}");
         }
     }

@@ -8,6 +8,9 @@ using ActorRelay.Settings;
 
 namespace ActorRelay.Ng;
 
+/// <summary>A started NG endpoint: its call book (/user/ng) and where it listens.</summary>
+public sealed record NgStarted(IActorRef Book, IReadOnlyList<IPEndPoint> Listening);
+
 /// <summary>
 /// Starts the NG endpoint of a node: the call book (/user/ng) and one endpoint actor per relay.ng.listen address
 /// (/user/ng-endpoint-1, ...), each with its UDP socket bound here, so an address that cannot be bound fails the
@@ -19,9 +22,9 @@ public static class NgEndpoint
 {
     public const string BookName = "ng";
 
-    /// <summary>The call book, or null when relay.ng.listen is empty (nothing is started).</summary>
+    /// <summary>The call book and the addresses the endpoints listen on (a port 0 in relay.ng.listen is the one the system chose), or null when relay.ng.listen is empty (nothing is started).</summary>
     /// <exception cref="ConfigurationException">relay.ng cannot be read, or a listen address cannot be bound.</exception>
-    public static IActorRef? Start(ActorSystem system, IActorRef node, RelayClock? clock = null, NgSettings? settings = null)
+    public static NgStarted? Start(ActorSystem system, IActorRef node, RelayClock? clock = null, NgSettings? settings = null)
     {
         settings ??= NgSettings.From(system.Settings.Config);
         if (!settings.Enabled) return null;
@@ -44,7 +47,7 @@ public static class NgEndpoint
         var book = system.ActorOf(NgCallBookActor.Props(context), BookName);
         for (var i = 0; i < sockets.Count; i++)
             system.ActorOf(NgEndpointActor.Props(sockets[i], book, settings, context.Clock), $"{BookName}-endpoint-{i + 1}");
-        return book;
+        return new NgStarted(book, sockets.Select(s => (IPEndPoint)s.LocalEndPoint!).ToList());
     }
 
     private static Socket Bind(IPEndPoint listen)

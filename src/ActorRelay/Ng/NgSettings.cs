@@ -51,11 +51,11 @@ public sealed record NgSettings
         return s;
     }
 
-    /// <summary>"127.0.0.1:2223", "[::1]:2223" → an endpoint; anything else names the key and the value.</summary>
+    /// <summary>"127.0.0.1:2223", "[::1]:2223" → an endpoint (port 0: any free port); anything else names the key and the value.</summary>
     public static IPEndPoint ParseListen(string text, string key = "--ng")
     {
         var t = text.Trim();
-        if (IPEndPoint.TryParse(t, out var ep) && ep.Port is > 0 and <= 65535 && (t.Contains(']') || t.Count(c => c == ':') == 1))
+        if (IPEndPoint.TryParse(t, out var ep) && ep.Port is >= 0 and <= 65535 && (t.Contains(']') || t.Count(c => c == ':') == 1))
             return ep;
         throw new ConfigurationException($"{key} must be ADDRESS:PORT (e.g. 127.0.0.1:2223 or [::1]:2223), got \"{text}\"");
     }
