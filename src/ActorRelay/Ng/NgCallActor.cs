@@ -30,9 +30,9 @@ internal sealed class NgFailure(BDictionary reply, string why) : Exception(why)
 
 /// <summary>
 /// One call of the NG endpoint, a child of the call book. Turns the call's offers, answers, deletes and queries into
-/// the node's messages (OpenChannel, ResignalSide, CloseChannel, GetChannel) one command at a time, and hears its
-/// channels' events (it is their subscriber), so a channel that closes on its own (a timeout, the node stopping)
-/// leaves the call; a call without media channels is over. Rules (README, "Kamailio / OpenSIPS"):
+/// the node's messages (OpenChannel, ResignalSide, CloseChannel, GetChannel) one command at a time, and hears from the
+/// book (its channels' subscriber) when one of them closes on its own (a timeout, the node stopping): the channel
+/// leaves the call, and a call without media channels is over. Rules (README, "Kamailio / OpenSIPS"):
 /// <list type="bullet">
 /// <item>Each active media section is one RTP channel (left = the first offerer's side, right = the answerer's, both on
 /// even ports) and one RTCP channel on the ports above them (pool ports and an explicit a=rtcp when one is taken),
@@ -48,6 +48,8 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
 {
     private readonly string _callId;
     private readonly NgCallContext _ctx;
+    private readonly IActorRef _book = Context.Parent;   // every NG channel's subscriber: it forwards this call's ChannelClosed here
+    private readonly IActorRef _self = Context.Self;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, ChannelSnapshot> _finals = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rtpChannels = new(StringComparer.Ordinal);
@@ -64,7 +66,6 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
         ReceiveAsync<NgCommandRequest>(OnCommand);
         ReceiveAsync<DeleteNow>(_ => OnDeleteNow());
         Receive<ChannelClosed>(OnChannelClosed);
-        Receive<IChannelEvent>(_ => { });
         Receive<OpenRejected>(_ => { });            // replies to the closes of a call that ended on its own
         Receive<ChannelNotFound>(_ => { });
         Receive<NgRetire>(_ => Context.Stop(Self));
@@ -113,7 +114,6 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
         }
         replyTo.Tell(new NgCommandReply(command.Token, reply));
         if (_call is null && !_ended) End(NgCallEnd.Rejected);     // a first offer that opened nothing
-        else if (!_ended) Context.Parent.Tell(new NgCallChannels(_callId, _call!.Channels().Select(c => c.ChannelId).ToList()));
     }
 
     private async Task<BDictionary> FirstOffer(NgRequest r)
@@ -286,11 +286,10 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
     {
         var call = _call!;
         var (leftBind, rightBind) = Binds(r, call.SideOf(sender));
-        var self = Self;
         var opened = await Open(g => new OpenChannel(NgChannelIds.For(_callId, call.A.Tag, stream.Index, false, g),
             new SideRequest(BindAddress: leftBind, ExpectedSource: NgExpectedSource.Nobody, EvenPort: true),
             new SideRequest(BindAddress: rightBind, ExpectedSource: NgExpectedSource.Nobody, EvenPort: true),
-            Options(false), Subscriber: self));
+            Options(false), Subscriber: _book));
         stream.Rtp = opened as ChannelOpened ?? throw Refused((OpenRejected)opened, r);
         _rtpChannels.Add(stream.Rtp.ChannelId);
         await OpenRtcp(stream, r, leftBind, rightBind);
@@ -303,11 +302,10 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
         var rtp = stream.Rtp!;
         var leftExpected = stream.Unblocked ? call.A.ExpectedAt(stream.Index) : NgExpectedSource.Nobody;
         var rightExpected = stream.Unblocked ? call.B?.ExpectedAt(stream.Index) ?? NgExpectedSource.AnySource : NgExpectedSource.Nobody;
-        var self = Self;
         OpenChannel Request(int g, bool adjacent) => new(NgChannelIds.For(_callId, call.A.Tag, stream.Index, true, g),
             new SideRequest(adjacent ? rtp.Left.Port + 1 : null, leftBind, leftExpected),
             new SideRequest(adjacent ? rtp.Right.Port + 1 : null, rightBind, rightExpected),
-            Options(true), Subscriber: self);
+            Options(true), Subscriber: _book);
         var opened = await Open(g => Request(g, adjacent: true));
         if (opened is OpenRejected { Reason: RejectReason.PortInUse or RejectReason.BindFailed or RejectReason.PortOutOfRange } taken)
         {
@@ -331,7 +329,9 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
     {
         for (var generation = 0; ; generation++)
         {
-            var reply = await Ask(request(generation));
+            var open = request(generation);
+            _book.Tell(new NgWatchChannel(_callId, open.ChannelId), _self);
+            var reply = await Ask(open);
             if (reply is OpenRejected { Reason: RejectReason.Conflict } && generation < 16) continue;
             return reply is ChannelOpened or OpenRejected ? reply : throw NgFailure.Error($"Unexpected reply from the relay node: {reply}");
         }
@@ -420,11 +420,7 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
         if (_ended || _call is null || !_call.Forget(closed.ChannelId)) return; // not ours any more: closed on request
         _finals[closed.ChannelId] = closed.Final;
         _log.Info("NG call {Call}: channel {Channel} closed on its own ({Reason})", _callId, closed.ChannelId, closed.Reason);
-        if (_call.HasMedia)
-        {
-            Context.Parent.Tell(new NgCallChannels(_callId, _call.Channels().Select(c => c.ChannelId).ToList()));
-            return;
-        }
+        if (_call.HasMedia) return;
         foreach (var rest in _call.Channels()) _ctx.Node.Tell(new CloseChannel(rest.ChannelId), Self);
         foreach (var s in _call.Streams) s.Rtp = s.Rtcp = null;
         _log.Info("NG call {Call}: no media channel left, the call is over", _callId);

@@ -8,7 +8,8 @@ namespace ActorRelay.Ng;
 /// The NG endpoint's call book (/user/ng): one child actor per call (<see cref="NgCallActor"/>), created by the call's
 /// first offer and gone when the call is deleted or its media channels have closed. Routes offer, answer, delete and
 /// query to the call by call-id (answering those of an unknown call itself), and answers list (the calls whose
-/// channels the node lists) and statistics (the calls' totals and the node's status). Every command it is given is
+/// channels the node lists) and statistics (the calls' totals and the node's status). It is the subscriber of every
+/// channel its calls open, and passes a channel's ChannelClosed on to its call. Every command it is given is
 /// answered exactly once with an <see cref="NgCommandReply"/> to its sender.
 /// </summary>
 internal sealed class NgCallBookActor : ReceiveActor
@@ -16,6 +17,7 @@ internal sealed class NgCallBookActor : ReceiveActor
     private readonly NgCallContext _ctx;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, CallEntry> _calls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IActorRef> _byChannel = new(StringComparer.Ordinal);
     private readonly DateTimeOffset _started;
     private long _sequence;
     private NgTotals _totals = new();
@@ -24,7 +26,8 @@ internal sealed class NgCallBookActor : ReceiveActor
     {
         public IActorRef Actor { get; } = actor;
         public long Order { get; } = order;
-        public IReadOnlyList<string> Channels { get; set; } = [];
+        /// <summary>Every channel name the call asked the node for (open, closed or refused).</summary>
+        public HashSet<string> Channels { get; } = new(StringComparer.Ordinal);
     }
 
     private sealed record NgTotals
@@ -52,16 +55,25 @@ internal sealed class NgCallBookActor : ReceiveActor
         Receive<NgCommandRequest>(c => Route(c, Sender));
         Receive<NgCallGone>(g => Route(g.Command, g.ReplyTo));
         Receive<NgCallEnded>(OnEnded);
-        Receive<NgCallChannels>(c =>
+        Receive<NgWatchChannel>(w =>
         {
-            if (_calls.TryGetValue(c.CallId, out var entry) && entry.Actor.Equals(Sender)) entry.Channels = c.ChannelIds;
+            if (!_calls.TryGetValue(w.CallId, out var entry) || !entry.Actor.Equals(Sender)) return;
+            entry.Channels.Add(w.ChannelId);
+            _byChannel[w.ChannelId] = Sender;
         });
+        // The book subscribes to every channel its calls open (one long-lived subscriber, not one per call: the node
+        // watches each subscriber, and a call's actor stops when the call ends). A call hears its channels' closes.
+        Receive<ChannelClosed>(c =>
+        {
+            if (_byChannel.Remove(c.ChannelId, out var call)) call.Tell(c);
+        });
+        Receive<IChannelEvent>(_ => { });
         Receive<NodeAnswer>(OnNodeAnswer);
         Receive<Terminated>(t =>
         {
             var gone = _calls.FirstOrDefault(e => e.Value.Actor.Equals(t.ActorRef));
             if (gone.Value is null) return;
-            _calls.Remove(gone.Key); // a call actor that failed (a bug): its channels time out on the node
+            Forget(gone.Key, gone.Value); // a call actor that failed (a bug): its channels time out on the node
             _log.Error("NG call {Call}: its actor stopped unexpectedly; the call is forgotten", gone.Key);
         });
     }
@@ -161,11 +173,18 @@ internal sealed class NgCallBookActor : ReceiveActor
         return new BDictionary(reply.Entries.Append(KeyValuePair.Create("actorrelay", (BValue)node)));
     }
 
+    private void Forget(string callId, CallEntry entry)
+    {
+        _calls.Remove(callId);
+        foreach (var channel in entry.Channels)
+            if (_byChannel.TryGetValue(channel, out var owner) && owner.Equals(entry.Actor)) _byChannel.Remove(channel);
+    }
+
     private void OnEnded(NgCallEnded ended)
     {
         if (_calls.TryGetValue(ended.CallId, out var entry) && entry.Actor.Equals(Sender))
         {
-            _calls.Remove(ended.CallId);
+            Forget(ended.CallId, entry);
             Context.Unwatch(Sender);
         }
         Sender.Tell(NgRetire.Instance);

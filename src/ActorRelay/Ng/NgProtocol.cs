@@ -59,8 +59,12 @@ internal sealed record NgRetire
 /// <summary>A call's actor that ended got a request: the book routes it afresh (a new offer makes a new call).</summary>
 internal sealed record NgCallGone(NgCommandRequest Command, IActorRef ReplyTo);
 
-/// <summary>A call's actor to the book: the channel ids the call holds now (what the list command checks against the node).</summary>
-internal sealed record NgCallChannels(string CallId, IReadOnlyList<string> ChannelIds);
+/// <summary>
+/// A call's actor to the book, before it asks the node to open a channel of this name: the book (every NG channel's
+/// subscriber) forwards that channel's <see cref="Protocol.ChannelClosed"/> to the call. Sent before the OpenChannel,
+/// so it is in the book's mailbox before any event of the channel can be.
+/// </summary>
+internal sealed record NgWatchChannel(string CallId, string ChannelId);
 
 /// <summary>One datagram the endpoint's receive loop read.</summary>
 internal sealed record NgDatagram(byte[] Bytes, IPEndPoint Source);
