@@ -13,7 +13,7 @@ namespace ActorRelay.Bench;
 /// proxy drives it as Kamailio's rtpengine module does (an offer, then the answer once the offer's reply is in; one
 /// audio stream per call; the keys Kamailio sends), and how long its replies take at a steady call rate. Per relay
 /// process, started fresh for each round (ActorRelay's node with --ng, Debian's rtpengine in userspace), rounds
-/// interleaved:
+/// interleaved, each after a warm-up of <c>--ng-warmup</c> calls set up and deleted (not measured):
 /// <list type="bullet">
 /// <item>setup: <c>--ng-calls</c> calls with <c>--ng-window</c> requests outstanding at most (many proxy workers): calls
 /// per second from the first offer to the last answer's reply, and the relay's CPU per call; then every call is
@@ -39,6 +39,11 @@ internal static class NgSetupBench
             {
                 using var relay = NgRelayProcess.Start(name, port++);
                 using var client = new NgLoadClient(relay.NgAddress);
+                if (o.NgWarmup > 0)
+                {
+                    client.Setup(o.NgWarmup, o.NgWindow, relay.CpuMilliseconds);   // not measured: a runtime's JIT warms up here
+                    client.DeleteAll(o.NgWindow);
+                }
                 var setup = client.Setup(o.NgCalls, o.NgWindow, relay.CpuMilliseconds);
                 var deletes = client.DeleteAll(o.NgWindow);
                 var steady = client.Steady(o.NgRate, o.NgSeconds);

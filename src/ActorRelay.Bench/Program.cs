@@ -274,7 +274,7 @@ internal static class Summary
 
 internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int Size, double Seconds, int Rounds, int IdleChannels, int[] Ramp,
     bool Overload = false, int? RelayCpu = null, bool InProcess = false, int? RelayCpuQuota = null, string? BaselineNode = null,
-    bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5)
+    bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -299,6 +299,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--baseline-node" => o with { BaselineNode = Path.GetFullPath(Next()) },
                 "--ng-setup" => o with { NgSetup = true },
                 "--ng-calls" => o with { NgCalls = int.Parse(Next()) },
+                "--ng-warmup" => o with { NgWarmup = int.Parse(Next()) },
                 "--ng-window" => o with { NgWindow = int.Parse(Next()) },
                 "--ng-rate" => o with { NgRate = int.Parse(Next()) },
                 "--ng-seconds" => o with { NgSeconds = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
