@@ -279,7 +279,8 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
     private ChannelOptions Options(bool rtcp) => new(
         LatchMode: rtcp ? _ctx.RtcpLatchMode : null,
         IdleTimeout: _ctx.Settings.IdleTimeout,
-        SetupTimeout: _ctx.Settings.SetupTimeout);
+        SetupTimeout: _ctx.Settings.SetupTimeout,
+        Probation: rtcp ? null : _ctx.Settings.Probation);
 
     /// <summary>Opens a stream's RTP channel (even pool ports, no side may latch before the answer), then its RTCP channel.</summary>
     private async Task OpenStream(NgStream stream, NgParty sender, NgRequest r)

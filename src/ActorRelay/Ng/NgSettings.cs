@@ -18,6 +18,8 @@ public sealed record NgSettings
     public required IReadOnlyList<SourceFilter> Allow { get; init; }
     public required TimeSpan IdleTimeout { get; init; }
     public required TimeSpan SetupTimeout { get; init; }
+    /// <summary>Probation of the RTP channels of NG calls (latch modes rtp and auto).</summary>
+    public required int Probation { get; init; }
     /// <summary>Logical interface name (the NG "direction" key) → the address a side facing it binds to.</summary>
     public required IReadOnlyDictionary<string, IPAddress> Interfaces { get; init; }
     public required TimeSpan ReplyCacheMaxAge { get; init; }
@@ -40,6 +42,7 @@ public sealed record NgSettings
             Allow = StringList(section, "allow").Select(ParseAllow).ToList(),
             IdleTimeout = Duration(section, "idle-timeout"),
             SetupTimeout = Duration(section, "setup-timeout"),
+            Probation = (int)Number(section, "probation", 1, 64),
             Interfaces = ReadInterfaces(section),
             ReplyCacheMaxAge = Duration(section, "reply-cache.max-age"),
             ReplyCacheEntries = (int)Number(section, "reply-cache.entries", 1, 10_000_000),

@@ -18,6 +18,7 @@ public sealed class NgSettingsTests
         Assert.Equal(["127.0.0.1", "::1"], s.Allow.Select(a => a.Text));
         Assert.Equal(TimeSpan.FromSeconds(180), s.IdleTimeout);
         Assert.Equal(TimeSpan.FromSeconds(180), s.SetupTimeout);
+        Assert.Equal(2, s.Probation);
         Assert.Empty(s.Interfaces);
         Assert.Equal(TimeSpan.FromSeconds(30), s.ReplyCacheMaxAge);
         Assert.Equal(TimeSpan.FromSeconds(5), s.NodeTimeout);
@@ -60,6 +61,7 @@ public sealed class NgSettingsTests
     [InlineData("relay.ng.idle-timeout = soon", "relay.ng.idle-timeout")]
     [InlineData("relay.ng.reply-cache.entries = 0", "relay.ng.reply-cache.entries")]
     [InlineData("relay.ng.node-timeout = 0", "relay.ng.node-timeout")]
+    [InlineData("relay.ng.probation = 0", "relay.ng.probation")]
     public void A_bad_value_fails_naming_its_key(string hocon, string key)
     {
         var e = Assert.Throws<ConfigurationException>(() => Read(hocon));
