@@ -10,6 +10,11 @@ using ActorRelay.Protocol;
 ActorRelay.Sides.Dotnet.DotnetSocketEngine.EnableInlineCompletions();
 
 var opts = BenchOptions.Parse(args);
+if (opts.NgSetup)
+{
+    await NgSetupBench.Run(opts);
+    return;
+}
 if (opts.Relays.Contains("auto"))
     opts = opts with { Relays = RtpEngine.Installed ? ["direct", "socket", "akka-io", "c-epoll", "rtpengine"] : ["direct", "socket", "akka-io", "c-epoll"] };
 if (opts.Relays.Contains("rtpengine") && !RtpEngine.Installed)
@@ -268,7 +273,8 @@ internal static class Summary
 }
 
 internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int Size, double Seconds, int Rounds, int IdleChannels, int[] Ramp,
-    bool Overload = false, int? RelayCpu = null, bool InProcess = false, int? RelayCpuQuota = null, string? BaselineNode = null)
+    bool Overload = false, int? RelayCpu = null, bool InProcess = false, int? RelayCpuQuota = null, string? BaselineNode = null,
+    bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -291,6 +297,12 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--in-process" => o with { InProcess = true },
                 "--relay-cpu-quota" => o with { RelayCpuQuota = int.Parse(Next()) },
                 "--baseline-node" => o with { BaselineNode = Path.GetFullPath(Next()) },
+                "--ng-setup" => o with { NgSetup = true },
+                "--ng-calls" => o with { NgCalls = int.Parse(Next()) },
+                "--ng-warmup" => o with { NgWarmup = int.Parse(Next()) },
+                "--ng-window" => o with { NgWindow = int.Parse(Next()) },
+                "--ng-rate" => o with { NgRate = int.Parse(Next()) },
+                "--ng-seconds" => o with { NgSeconds = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };
         }

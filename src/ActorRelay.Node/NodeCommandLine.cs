@@ -17,7 +17,8 @@ internal sealed record NodeOptions(
     string? RemoteHost,
     int? RemotePort,
     string LogLevel,
-    bool KeepChannels = false);
+    bool KeepChannels = false,
+    IReadOnlyList<string>? Ng = null);
 
 /// <summary>Thrown for a command line the node cannot run with; Message is what the user sees.</summary>
 internal sealed class UsageException(string message) : Exception(message);
@@ -39,12 +40,18 @@ internal static class NodeCommandLine
     private static readonly Option<string?> BindOption = new("--bind") { Description = "address the sides bind to (default :: = all interfaces, IPv4 and IPv6)" };
     private static readonly Option<string?> AdvertiseOption = new("--advertise") { Description = "address written into ChannelOpened for clients (relay behind a 1:1 NAT)" };
     private static readonly Option<string?> TransportOption = new("--transport") { Description = "socket (default) or akka-io" };
-    private static readonly Option<string?> LatchOption = new("--latch") { Description = "default latch mode: first (default), rtp (for RTP channels) or follow (unsafe, the seed's)" };
+    private static readonly Option<string?> LatchOption = new("--latch") { Description = "default latch mode: auto (default: RTP rules for RTP, first's for other protocols), first, rtp or follow (unsafe, the seed's)" };
     private static readonly Option<string?> RemoteHostOption = new("--remote-host") { Description = "Akka.Remote address of the control plane (default 127.0.0.1)" };
     private static readonly Option<int?> RemotePortOption = new("--remote-port") { Description = "Akka.Remote TCP port (default 4053; 0 = any)" };
     private static readonly Option<bool> KeepChannelsOption = new("--keep-channels")
     {
         Description = "on SIGTERM keep the channels recorded instead of closing them: the next start brings them back (a planned restart)",
+    };
+    private static readonly Option<string[]> NgOption = new("--ng")
+    {
+        Description = "ADDR:PORT — listen for rtpengine's NG protocol (Kamailio/OpenSIPS rtpengine module) on this UDP address; repeatable",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
     };
     private static readonly Option<string> LogLevelOption = new("--log-level")
     {
@@ -55,7 +62,7 @@ internal static class NodeCommandLine
     public static RootCommand Command() => new("ActorRelay node: a UDP relay with NAT latching, channels opened by message or as LEFT:RIGHT pairs")
     {
         PairsArgument, ConfigOption, BindOption, AdvertiseOption, TransportOption, LatchOption,
-        RemoteHostOption, RemotePortOption, LogLevelOption, KeepChannelsOption,
+        RemoteHostOption, RemotePortOption, LogLevelOption, KeepChannelsOption, NgOption,
     };
 
     public static NodeOptions Read(ParseResult r)
@@ -63,7 +70,7 @@ internal static class NodeCommandLine
         var pairs = (r.GetValue(PairsArgument) ?? []).Select(ParsePair).ToList();
         return new NodeOptions(pairs, r.GetValue(ConfigOption), r.GetValue(BindOption), r.GetValue(AdvertiseOption),
             r.GetValue(TransportOption), r.GetValue(LatchOption), r.GetValue(RemoteHostOption), r.GetValue(RemotePortOption),
-            r.GetValue(LogLevelOption) ?? "information", r.GetValue(KeepChannelsOption));
+            r.GetValue(LogLevelOption) ?? "information", r.GetValue(KeepChannelsOption), r.GetValue(NgOption) ?? []);
     }
 
     /// <summary>"20000:20001" → ports; anything else → the seed's errors.</summary>

@@ -42,6 +42,7 @@ internal static class NodeProgram
             options = NodeCommandLine.Read(parse);
             config = NodeConfiguration.WithDatabase(NodeConfiguration.Build(options));
             settings = RelaySettings.From(config);
+            _ = ActorRelay.Ng.NgSettings.From(config); // a bad relay.ng (or --ng) fails here, before anything starts
             channels = options.Pairs.Concat(NodeConfiguration.DeclaredChannels(config)).ToList();
             level = ParseLevel(options.LogLevel);
         }

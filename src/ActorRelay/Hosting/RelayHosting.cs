@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.Hosting;
+using ActorRelay.Ng;
 using ActorRelay.Node;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
@@ -50,6 +51,10 @@ public sealed class RelayOptions
     public IReadOnlyList<string>? MetricsListen { get; set; }
     public bool? QualityEnabled { get; set; }
     public TimeSpan? OpenerLostGrace { get; set; }
+    /// <summary>relay.ng.listen: UDP addresses of the NG endpoint for Kamailio / OpenSIPS ("127.0.0.1:2223"); empty or null = none.</summary>
+    public IReadOnlyList<string>? NgListen { get; set; }
+    /// <summary>relay.ng.allow: who may send NG commands (addresses or prefixes; default loopback only).</summary>
+    public IReadOnlyList<string>? NgAllow { get; set; }
 
     /// <summary>The HOCON these options stand for (only what is set).</summary>
     public override string ToString()
@@ -98,6 +103,8 @@ public sealed class RelayOptions
         SetList("relay.metrics.listen", MetricsListen);
         Set("relay.quality.enabled", QualityEnabled is { } q ? (q ? "on" : "off") : null);
         Set("relay.control.opener-lost-grace", OpenerLostGrace);
+        SetList("relay.ng.listen", NgListen);
+        SetList("relay.ng.allow", NgAllow);
         if (MaxDatagram is { } max) sb.Append(RelaySettings.AkkaIoHocon(max));
         return sb.ToString();
     }
@@ -135,7 +142,8 @@ public static class RelayHostingExtensions
 
     /// <summary>
     /// Starts the node actor in an existing system whose configuration includes hocon/relay.conf (what
-    /// <see cref="WithActorRelay"/> does), and drains it on the system's coordinated shutdown.
+    /// <see cref="WithActorRelay"/> does), and drains it on the system's coordinated shutdown. When relay.ng.listen
+    /// names addresses, the NG endpoint starts too (<see cref="NgEndpoint"/>, /user/ng).
     /// </summary>
     public static IActorRef StartRelayNode(ActorSystem system, RelayClock? clock = null)
     {
@@ -147,6 +155,7 @@ public static class RelayHostingExtensions
                 "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
         var metrics = settings.MetricsListen.Count > 0 ? new Metrics.RelayMetrics() : null;
         var node = system.ActorOf(RelayNodeActor.Props(settings, clock, metrics: metrics), settings.NodeName);
+        NgEndpoint.Start(system, node, clock);
         if (metrics is not null)
         {
             var endpoints = settings.MetricsListen.Select(a => new Metrics.MetricsEndpoint(a, metrics)).ToList();

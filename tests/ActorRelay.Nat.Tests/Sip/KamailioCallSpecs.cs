@@ -13,17 +13,9 @@ namespace ActorRelay.Nat.Tests.Sip;
 /// own lab, relay and Kamailio and removes them (also after a failure, when the user agents' events, the NG
 /// exchanges and both daemons' logs go to the test output). One test at a time (one class: xunit runs its tests
 /// sequentially; the NAT lab also keeps the assembly's test classes from running side by side).
-/// <para>A variant is a subclass naming its relay. ActorRelay's, once its NG endpoint exists, is of this shape (the
-/// product variant: under CI=true a missing lab or Kamailio fails it, see <see cref="SipRequirements"/>; CI must
-/// then run scripts/sip-test-deps.sh as root before the tests):</para>
-/// <code>
-/// public sealed class ActorRelayKamailioCallSpecs(ITestOutputHelper output) : KamailioCallSpecs(output)
-/// {
-///     protected override IMediaRelayUnderTest CreateRelay() => new ActorRelayNgRelay(); // starts a node on the lab
-///     protected override string? Reference => null;
-///     protected override bool RelayInstalled => true;
-/// }
-/// </code>
+/// <para>A variant is a subclass naming its relay: <see cref="ActorRelayKamailioCallSpecs"/> (the product: under CI=true a
+/// missing lab or Kamailio fails it, see <see cref="SipRequirements"/>; ./test.sh runs scripts/sip-test-deps.sh as
+/// root before the tests) and <see cref="RtpengineKamailioCallSpecs"/> (the opt-in reference).</para>
 /// </summary>
 public abstract class KamailioCallSpecs(ITestOutputHelper output)
 {
@@ -45,6 +37,12 @@ public abstract class KamailioCallSpecs(ITestOutputHelper output)
 
     /// <summary>Whether the relay under test is installed here.</summary>
     protected abstract bool RelayInstalled { get; }
+
+    /// <summary>
+    /// Runs after each test's body, when every call of the test has been hung up: a variant that can see inside its
+    /// relay checks that nothing of the calls is left there (ActorRelay: every channel closed, every port free).
+    /// </summary>
+    protected virtual Task AssertRelayHoldsNothing(SipRig rig) => Task.CompletedTask;
 
     /// <summary>
     /// The rtpengine module's flags for offers and answers unless a test says otherwise: rewrite the SDP's origin
@@ -339,6 +337,7 @@ public abstract class KamailioCallSpecs(ITestOutputHelper output)
         try
         {
             await body(rig).WaitAsync(TestLimit);      // a hung step fails the test (and the rig goes) instead of hanging the run
+            await AssertRelayHoldsNothing(rig).WaitAsync(Step);
             Out.WriteLine($"done in {(DateTime.UtcNow - started).TotalSeconds:0.0} s (rig included)");
             if (Environment.GetEnvironmentVariable(VerboseVariable) == "1") Out.WriteLine(rig.Report(maxString: 4000));
         }

@@ -1,0 +1,211 @@
+using Akka.Actor;
+using Akka.Event;
+using ActorRelay.Protocol;
+
+namespace ActorRelay.Ng;
+
+/// <summary>
+/// The NG endpoint's call book (/user/ng): one child actor per call (<see cref="NgCallActor"/>), created by the call's
+/// first offer and gone when the call is deleted or its media channels have closed. Routes offer, answer, delete and
+/// query to the call by call-id (answering those of an unknown call itself), and answers list (the calls whose
+/// channels the node lists) and statistics (the calls' totals and the node's status). It is the subscriber of every
+/// channel its calls open, and passes a channel's ChannelClosed on to its call. Every command it is given is
+/// answered exactly once with an <see cref="NgCommandReply"/> to its sender.
+/// </summary>
+internal sealed class NgCallBookActor : ReceiveActor
+{
+    private readonly NgCallContext _ctx;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, CallEntry> _calls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IActorRef> _byChannel = new(StringComparer.Ordinal);
+    private readonly DateTimeOffset _started;
+    private long _sequence;
+    private NgTotals _totals = new();
+
+    private sealed class CallEntry(IActorRef actor, long order)
+    {
+        public IActorRef Actor { get; } = actor;
+        public long Order { get; } = order;
+        /// <summary>Every channel name the call asked the node for (open, closed or refused).</summary>
+        public HashSet<string> Channels { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed record NgTotals
+    {
+        public long Managed { get; init; }
+        public long Rejected { get; init; }
+        public long TimedOut { get; init; }
+        public long Deleted { get; init; }
+        public long Forced { get; init; }
+        public long Packets { get; init; }
+        public long Bytes { get; init; }
+        public long Errors { get; init; }
+        public long ZeroWay { get; init; }
+        public long OneWay { get; init; }
+        public TimeSpan Duration { get; init; }
+        public long Ended { get; init; }
+    }
+
+    private sealed record NodeAnswer(NgCommandRequest Command, IActorRef ReplyTo, object Reply);
+
+    public NgCallBookActor(NgCallContext context)
+    {
+        _ctx = context;
+        _started = context.Clock.WallNow;
+        Receive<NgCommandRequest>(c => Route(c, Sender));
+        Receive<NgCallGone>(g => Route(g.Command, g.ReplyTo));
+        Receive<NgCallEnded>(OnEnded);
+        Receive<NgWatchChannel>(w =>
+        {
+            if (!_calls.TryGetValue(w.CallId, out var entry) || !entry.Actor.Equals(Sender)) return;
+            entry.Channels.Add(w.ChannelId);
+            _byChannel[w.ChannelId] = Sender;
+        });
+        // The book subscribes to every channel its calls open (one long-lived subscriber, not one per call: the node
+        // watches each subscriber, and a call's actor stops when the call ends). A call hears its channels' closes.
+        Receive<ChannelClosed>(c =>
+        {
+            if (_byChannel.Remove(c.ChannelId, out var call)) call.Tell(c);
+        });
+        Receive<IChannelEvent>(_ => { });
+        Receive<NodeAnswer>(OnNodeAnswer);
+        Receive<Terminated>(t =>
+        {
+            var gone = _calls.FirstOrDefault(e => e.Value.Actor.Equals(t.ActorRef));
+            if (gone.Value is null) return;
+            Forget(gone.Key, gone.Value); // a call actor that failed (a bug): its channels time out on the node
+            _log.Error("NG call {Call}: its actor stopped unexpectedly; the call is forgotten", gone.Key);
+        });
+    }
+
+    public static Props Props(NgCallContext context) => Akka.Actor.Props.Create(() => new NgCallBookActor(context));
+
+    // a call actor that throws is a bug: stop it (its channels close by their idle timeout) rather than lose its state silently
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
+    private void Route(NgCommandRequest command, IActorRef replyTo)
+    {
+        var r = command.Request;
+        switch (r.Command)
+        {
+            case NgCommand.Offer or NgCommand.Answer or NgCommand.Delete or NgCommand.Query:
+                if (_calls.TryGetValue(r.CallId!, out var entry))
+                {
+                    entry.Actor.Tell(command, replyTo);
+                    return;
+                }
+                if (r.Command == NgCommand.Offer)
+                {
+                    var order = ++_sequence;
+                    var actor = Context.ActorOf(NgCallActor.Props(r.CallId!, _ctx), $"call-{order}");
+                    Context.Watch(actor);
+                    _calls[r.CallId!] = new CallEntry(actor, order);
+                    _totals = _totals with { Managed = _totals.Managed + 1 };
+                    actor.Tell(command, replyTo);
+                    return;
+                }
+                replyTo.Tell(new NgCommandReply(command.Token, r.Command switch
+                {
+                    NgCommand.Delete when !r.Has(NgFlags.Fatal) => NgReplies.Ok(warning: NgErrors.CallNotFound),
+                    NgCommand.Delete => NgReplies.Error(NgErrors.CallNotFound),
+                    _ => NgReplies.Error(NgErrors.UnknownCallId),
+                }));
+                return;
+            case NgCommand.List:
+                _ctx.Node.Ask<object>(ListChannels.Instance, _ctx.Settings.NodeTimeout)
+                    .PipeTo(Self, success: o => new NodeAnswer(command, replyTo, o), failure: e => new NodeAnswer(command, replyTo, e));
+                return;
+            case NgCommand.Statistics:
+                _ctx.Node.Ask<object>(GetNodeStatus.Instance, _ctx.Settings.NodeTimeout)
+                    .PipeTo(Self, success: o => new NodeAnswer(command, replyTo, o), failure: e => new NodeAnswer(command, replyTo, e));
+                return;
+            default:
+                replyTo.Tell(new NgCommandReply(command.Token, NgReplies.Error(NgErrors.UnrecognizedCommand)));
+                return;
+        }
+    }
+
+    private void OnNodeAnswer(NodeAnswer a)
+    {
+        var r = a.Command.Request;
+        BDictionary reply;
+        switch (a.Reply)
+        {
+            case ChannelList list when r.Command == NgCommand.List:
+                var open = list.Channels.Select(c => c.ChannelId).ToHashSet(StringComparer.Ordinal);
+                reply = NgReplies.List(_calls
+                    .Where(c => c.Value.Channels.Any(open.Contains))
+                    .OrderBy(c => c.Value.Order)
+                    .Take(r.Limit ?? NgRequest.DefaultListLimit)
+                    .Select(c => c.Key));
+                break;
+            case NodeStatus status when r.Command == NgCommand.Statistics:
+                reply = Statistics(status);
+                break;
+            case Exception e:
+                _log.Warning("NG {Command}: the relay node did not answer: {Error}", r.CommandName, e.Message);
+                reply = NgReplies.Error($"The relay node did not answer within {_ctx.Settings.NodeTimeout.TotalSeconds:0.#} s");
+                break;
+            default:
+                reply = NgReplies.Error($"Unexpected reply from the relay node: {a.Reply}");
+                break;
+        }
+        a.ReplyTo.Tell(new NgCommandReply(a.Command.Token, reply));
+    }
+
+    private BDictionary Statistics(NodeStatus status)
+    {
+        var t = _totals;
+        var report = new NgStatisticsReport(
+            new NgCurrentStatistics(_calls.Count, _calls.Count, PacketRate: 0, ByteRate: 0, ErrorRate: 0),
+            new NgTotalStatistics(_ctx.Clock.WallNow - _started, t.Managed, t.Rejected, t.TimedOut, t.Deleted, t.Forced,
+                t.Packets, t.Errors, t.Bytes, t.ZeroWay, t.OneWay,
+                t.Ended == 0 ? TimeSpan.Zero : t.Duration / t.Ended));
+        var reply = NgReplies.Statistics(report);
+        // the node's own figures, under a key of their own (rtpengine has no equivalent)
+        var node = BDictionary.Of(
+            ("channels open", status.ChannelsOpen),
+            ("channels opened", status.ChannelsOpened),
+            ("capacity", status.Capacity),
+            ("ports free", status.PortsFree),
+            ("ports total", status.PortsTotal),
+            ("transport", status.Transport));
+        return new BDictionary(reply.Entries.Append(KeyValuePair.Create("actorrelay", (BValue)node)));
+    }
+
+    private void Forget(string callId, CallEntry entry)
+    {
+        _calls.Remove(callId);
+        foreach (var channel in entry.Channels)
+            if (_byChannel.TryGetValue(channel, out var owner) && owner.Equals(entry.Actor)) _byChannel.Remove(channel);
+    }
+
+    private void OnEnded(NgCallEnded ended)
+    {
+        if (_calls.TryGetValue(ended.CallId, out var entry) && entry.Actor.Equals(Sender))
+        {
+            Forget(ended.CallId, entry);
+            Context.Unwatch(Sender);
+        }
+        Sender.Tell(NgRetire.Instance);
+        var s = ended.Summary;
+        if (s.End == NgCallEnd.Rejected)
+        {
+            _totals = _totals with { Managed = _totals.Managed - 1, Rejected = _totals.Rejected + 1 };
+            return;
+        }
+        _totals = _totals with
+        {
+            TimedOut = _totals.TimedOut + (s.End == NgCallEnd.TimedOut ? 1 : 0),
+            Deleted = _totals.Deleted + (s.End == NgCallEnd.Deleted ? 1 : 0),
+            Forced = _totals.Forced + (s.End == NgCallEnd.Forced ? 1 : 0),
+            Packets = _totals.Packets + s.Packets,
+            Bytes = _totals.Bytes + s.Bytes,
+            Errors = _totals.Errors + s.Errors,
+            ZeroWay = _totals.ZeroWay + s.ZeroWayStreams,
+            OneWay = _totals.OneWay + s.OneWayStreams,
+            Duration = _totals.Duration + s.Duration,
+            Ended = _totals.Ended + 1,
+        };
+    }
+}
