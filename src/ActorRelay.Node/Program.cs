@@ -18,8 +18,6 @@ using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Events;
 
-// First, before the runtime starts most of its threads: two malloc arenas instead of glibc's sixteen (MallocArenas).
-MallocArenas.Limit();
 // Before any socket exists: receives complete on the socket engine's thread (no thread-pool hop per packet).
 DotnetSocketEngine.EnableInlineCompletions();
 
@@ -186,6 +184,8 @@ internal static class NodeProgram
         }
         Console.Error.WriteLine("All set.");
 
+        // glibc keeps what the runtime's threads free in their arenas: hand it back once a minute (NativeHeap)
+        using var trimming = NativeHeap.StartTrimming(took => Log.Debug("malloc_trim took {Milliseconds:0.###} ms", took.TotalMilliseconds));
         await host.WaitForShutdownAsync(cancel);
         return 0;
     }
