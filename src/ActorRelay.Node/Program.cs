@@ -147,7 +147,17 @@ internal static class NodeProgram
                 ((ExtendedActorSystem)system).Provider.DefaultAddress, settings.NodeName);
 
         // the node measured what the process holds as it started (NodeCapacity): its capacity is the one to report
-        var status = await node.Ask<NodeStatus>(GetNodeStatus.Instance, OpenTimeout, cancel);
+        NodeStatus status;
+        try
+        {
+            status = await node.Ask<NodeStatus>(GetNodeStatus.Instance, OpenTimeout, cancel);
+        }
+        catch (AskTimeoutException)
+        {
+            Console.Error.WriteLine($"The node did not answer within {OpenTimeout.TotalSeconds:0} s after it started");
+            await host.StopAsync(CancellationToken.None);
+            return 1;
+        }
         Log.Information("Open files: soft limit {Soft}, hard limit {Hard}; {Open} open now, {Reserved} kept for the process; this node holds at most {Capacity} channels",
             limits?.Soft, limits?.Hard, FileLimits.OpenDescriptors(), NodeCapacity.Reserved(settings, FileLimits.OpenDescriptors()), status.Capacity);
         if (status.Capacity == 0)
