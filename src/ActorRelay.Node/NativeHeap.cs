@@ -4,16 +4,59 @@ using System.Runtime.InteropServices;
 namespace ActorRelay.NodeProcess;
 
 /// <summary>
-/// Hands glibc malloc's free memory back to the system once a minute (malloc_trim). glibc gives threads arenas of their
-/// own as they contend (up to eight per core: 16 on two cores) and returns to the system only what is free at the top of
-/// an arena; the runtime's threads (JIT, thread pool, timers, sockets) allocate and free native memory in theirs, so each
-/// arena keeps its high-water mark and the node's resident set grew by about 0.5 MB a minute for the first hour while the
-/// memory in use stayed at 5 MB (docs/soak.md). Capping the arenas from inside the process comes too late (the runtime
-/// has made several before Main) and did not help; trimming returns the free pages of every arena, whatever their number.
-/// A trim takes well under a millisecond here; the relay's per-packet path does not call malloc, so it never waits for one.
+/// Keeps glibc malloc from holding memory the node no longer uses. glibc gives threads arenas of their own as they contend
+/// (up to eight per core: 16 on two cores) and returns to the system only what is free at the top of an arena; the
+/// runtime's threads (JIT, thread pool, timers, sockets) allocate and free native memory in theirs, so each arena keeps
+/// its high-water mark and the node's resident set grew by 0.5-1 MB a minute while the memory in use stayed at 5 MB
+/// (docs/soak.md). The node therefore runs with two arenas (<see cref="RestartWithArenaCap"/>) and hands free pages back
+/// once a minute (<see cref="StartTrimming"/>, malloc_trim: under a millisecond). The relay's per-packet path does not
+/// call malloc, so the threads sharing two arenas do not contend on it.
 /// </summary>
 internal static partial class NativeHeap
 {
+    /// <summary>glibc's malloc arenas the node runs with (MALLOC_ARENA_MAX) unless the environment sets it.</summary>
+    public const int ArenaMax = 2;
+
+    private const string ArenaMaxVariable = "MALLOC_ARENA_MAX";
+
+    [LibraryImport("libc", EntryPoint = "execve", SetLastError = true)]
+    private static unsafe partial int Execve(byte* path, byte** argv, byte** envp);
+
+    /// <summary>
+    /// Starts the process again in place (execve: same process id, descriptors, limits and arguments) with
+    /// MALLOC_ARENA_MAX=<see cref="ArenaMax"/>, unless it is set already (by the user, or by this) or this is not Linux.
+    /// glibc reads it when the process starts, before the runtime's first threads take arenas of their own: mallopt
+    /// from Main comes too late (six arenas exist by then). Returns only when it did not restart.
+    /// </summary>
+    public static unsafe void RestartWithArenaCap()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(ArenaMaxVariable) is not null) return;
+        if (Environment.GetEnvironmentVariable("GLIBC_TUNABLES")?.Contains("arena_max", StringComparison.Ordinal) == true) return;
+        string[] argv;
+        try
+        {
+            argv = File.ReadAllText("/proc/self/cmdline").Split('\0')[..^1];
+        }
+        catch (IOException) { return; }
+        if (argv.Length == 0) return;
+        var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .Select(e => $"{e.Key}={e.Value}").Append($"{ArenaMaxVariable}={ArenaMax}").ToArray();
+        var strings = new List<nint>();
+        nint Utf8(string text) { var p = Marshal.StringToCoTaskMemUTF8(text); strings.Add(p); return p; }
+        try
+        {
+            var args = argv.Select(Utf8).Append(0).ToArray();
+            var envp = env.Select(Utf8).Append(0).ToArray();
+            var path = Utf8("/proc/self/exe");
+            fixed (nint* a = args, e = envp)
+                Execve((byte*)path, (byte**)a, (byte**)e); // returns only when it failed: run on as we are
+        }
+        finally
+        {
+            foreach (var p in strings) Marshal.FreeCoTaskMem(p);
+        }
+    }
+
     /// <summary>How often the node trims.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
 

@@ -18,6 +18,8 @@ using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Events;
 
+// First of all: two malloc arenas, which glibc reads from the environment as the process starts (NativeHeap)
+NativeHeap.RestartWithArenaCap();
 // Before any socket exists: receives complete on the socket engine's thread (no thread-pool hop per packet).
 DotnetSocketEngine.EnableInlineCompletions();
 

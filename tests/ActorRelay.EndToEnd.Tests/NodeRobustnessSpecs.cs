@@ -252,4 +252,24 @@ public sealed class NodeRobustnessSpecs
         Assert.Contains("Node drained", node.Output);
         Assert.DoesNotContain("Out of memory", node.Output);
     }
+
+    // ---- 4. native memory -----------------------------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData(null, "2")]
+    [InlineData("4", "4")]
+    public void The_node_runs_with_two_malloc_arenas_unless_the_environment_says_otherwise(string? given, string expected)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var env = new Dictionary<string, string> { ["ACTORRELAY__PORTS__MIN"] = "13400", ["ACTORRELAY__PORTS__MAX"] = "13499" };
+        if (given is not null) env["MALLOC_ARENA_MAX"] = given;
+        using var node = new NodeProcess(["--remote-port", "0"], env);
+        node.WaitForLine(l => l == "All set.", Start);
+        // started again in place (same process id, arguments and descriptors) with the variable set
+        var environ = File.ReadAllText($"/proc/{node.Pid}/environ").Split('\0');
+        Assert.Contains($"MALLOC_ARENA_MAX={expected}", environ);
+        Assert.Single(environ, v => v.StartsWith("MALLOC_ARENA_MAX=", StringComparison.Ordinal));
+        node.Terminate();
+        Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
+    }
 }
