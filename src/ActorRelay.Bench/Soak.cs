@@ -11,7 +11,7 @@ internal sealed record SoakSample(
     double gc_heap_mb, double malloc_main_mb, double malloc_arenas_mb, int malloc_arena_count,
     double thread_stacks_mb, int threads, double jit_code_mb, double files_mb, double other_anon_mb, int descriptors,
     double? malloc_in_use_mb, double? malloc_system_mb, double? malloc_free_mb, double? malloc_mmap_mb, int? malloc_arenas,
-    double delivered_pps, double loss_pct, double p99_ms, double relay_cpu_pct, int gc_collections, long generator_foreign_events);
+    double delivered_pps, double loss_pct, double p99_ms, double relay_cpu_pct, int gc_collections, long generator_foreign_events, long generator_off_scale);
 
 /// <summary>
 /// Soak: one ActorRelay node process with N channels streaming at a fixed rate for a long time, sampled every interval:
@@ -68,7 +68,7 @@ internal static class Soak
                 MbOf(malloc?.InUseBytes), MbOf(malloc?.SystemBytes), MbOf(malloc?.FreeBytes), MbOf(malloc?.MmapBytes), malloc?.Arenas,
                 Math.Round(r.DeliveredPps), Math.Round(r.LossPercent, 4), Math.Round(r.P99Ms, 3),
                 Math.Round(r.RelayCpuMs / (r.MeasuredSeconds * 10), 1),
-                collected.Gen0Collections + collected.Gen1Collections + collected.Gen2Collections, gen.ForeignEvents);
+                collected.Gen0Collections + collected.Gen1Collections + collected.Gen2Collections, gen.ForeignEvents, gen.OffScale);
             samples.Add(sample);
             Console.WriteLine(JsonSerializer.Serialize(sample));
         }
