@@ -95,7 +95,6 @@ internal static class NodeProgram
     private static async Task<int> RunNodeAsync(Config config, RelaySettings settings, NodeRemote remote, IReadOnlyList<DeclaredChannel> channels,
         (long Soft, long Hard)? limits, string logLevel, CancellationToken cancel)
     {
-
         Akka.Remote.Transport.DotNetty.DotNettySslSetup? tls;
         try
         {
