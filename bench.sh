@@ -8,11 +8,14 @@
 #                      --idle-channels N (0 = skip) --ramp 250,500,1000 (channel steps; highest load with
 #                      loss < 0.1 % and p99 < 5 ms) --overload (nominal, twice, nominal rate) --relay-cpu N
 #                      (pin the relay to one core with taskset) --baseline-node DLL (relay 'baseline': ActorRelay
-#                      socket from another build, e.g. the commit before a change, measured in the same run). Needs gcc for the C reference. Uses loopback only, ports < 32768.
+#                      socket from another build, e.g. the commit before a change, measured in the same run)
+#                      --soak SECONDS (one node for that long, its memory by kind every --soak-interval S; --malloc-info
+#                      adds glibc's accounting through gdb; --node-env NAME=VALUE; docs/soak.md).
 #          --ng-setup: call setup over the NG protocol instead (ActorRelay's node with --ng, and rtpengine when installed):
 #                      --ng-calls N (default 4000) offer+answer pairs with --ng-window W (32) outstanding, then deletes; then
 #                      --ng-rate R (1000) calls/s for --ng-seconds S (5) with reply times; --rounds N (3) interleaved, each
 #                      after --ng-warmup N (3000) calls set up and deleted unmeasured.
+#                      Needs gcc for the C reference. Uses loopback only, ports < 32768.
 set -euo pipefail
 cd "$(dirname "$0")"
 dotnet build -c Release src/ActorRelay.Bench -v quiet -nologo >/dev/null

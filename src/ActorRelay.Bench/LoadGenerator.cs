@@ -51,6 +51,22 @@ internal sealed unsafe class LoadGenerator : IDisposable
     private bool _recording;
     private long _received, _reordered, _sendErrors;
 
+    /// <summary>Events whose data named no client of this generator (never seen; counted rather than trusted).</summary>
+    public long ForeignEvents { get; private set; }
+
+    /// <summary>
+    /// Latencies or send lags beyond what the histograms hold (10 s), recorded as 10 s: a packet that waited in a client's
+    /// socket while a long soak sampled a node on a loaded machine. HdrHistogram throws on a value past its range, which
+    /// ended hour-long soaks after 15 to 20 minutes.
+    /// </summary>
+    public long OffScale { get; private set; }
+
+    private void Record(LongHistogram histogram, long ticks)
+    {
+        if (ticks > histogram.HighestTrackableValue) { OffScale++; ticks = histogram.HighestTrackableValue; }
+        histogram.RecordValue(Math.Max(0, ticks));
+    }
+
     public LoadGenerator(IReadOnlyList<(int Left, int Right)> channels, int clientPortMin, int size)
     {
         if (!Supported) throw new PlatformNotSupportedException("the load generator needs Linux (epoll, recvmmsg)");
@@ -155,7 +171,7 @@ internal sealed unsafe class LoadGenerator : IDisposable
                 relay0 = relayCpuMilliseconds();
                 recordingStarted = Stopwatch.GetTimestamp();
             }
-            if (_recording) _lag.RecordValue(Math.Max(0, (now - next) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+            if (_recording) Record(_lag, (now - next) * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
             var from = slot * perSlot;
             var to = Math.Min(_sockets.Length, from + perSlot);
             for (var i = from; i < to; i++) Send(i, Stopwatch.GetTimestamp());
@@ -208,7 +224,12 @@ internal sealed unsafe class LoadGenerator : IDisposable
                 n = epoll_pwait2(_epoll, _events, MaxEvents, &timeout, null);
             }
             else n = epoll_wait(_epoll, _events, MaxEvents, (int)(left * 1000 / Stopwatch.Frequency));
-            for (var e = 0; e < n; e++) Receive((int)*(ulong*)(_events + e * EpollEventSize + EpollDataOffset));
+            for (var e = 0; e < n; e++)
+            {
+                var client = *(ulong*)(_events + e * EpollEventSize + EpollDataOffset);
+                if (client < (ulong)_fds.Length) Receive((int)client);
+                else ForeignEvents++;
+            }
             if (n > 0) return; // back to the send schedule after each batch of events
         }
     }
@@ -229,7 +250,7 @@ internal sealed unsafe class LoadGenerator : IDisposable
             if (_haveSeq[client] && (ushort)(seq - _lastSeq[client]) > 32768) _reordered++;
             else { _lastSeq[client] = seq; _haveSeq[client] = true; }
             _received++;
-            _latency.RecordValue(Math.Max(0, (now - sentAt) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+            Record(_latency, (now - sentAt) * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
         }
     }
 

@@ -13,7 +13,7 @@ var opts = BenchOptions.Parse(args);
 if (opts.NgSetup)
 {
     await NgSetupBench.Run(opts);
-    return;
+    return 0;
 }
 if (opts.Relays.Contains("auto"))
     opts = opts with { Relays = RtpEngine.Installed ? ["direct", "socket", "akka-io", "c-epoll", "rtpengine"] : ["direct", "socket", "akka-io", "c-epoll"] };
@@ -47,6 +47,13 @@ RelayUnderTest Make(string name, int k) => name switch
     "direct" => new DirectLoopback(24000),
     _ => throw new ArgumentException($"unknown relay {name}"),
 };
+
+if (opts.Soak > 0)
+{
+    var soaked = await Soak.RunAsync(opts, system);
+    await system.Terminate();
+    return soaked;
+}
 
 var report = new Dictionary<string, object>
 {
@@ -195,6 +202,7 @@ File.WriteAllText(file, JsonSerializer.Serialize(report, new JsonSerializerOptio
 Summary.Print(stream, idle);
 Console.WriteLine($"results: {file}");
 await system.Terminate();
+return 0;
 
 /// <summary>Disposes the quota after the relay (declared first, so disposed last): the group is empty by then.</summary>
 internal sealed class QuotaHolder : IDisposable
@@ -274,8 +282,13 @@ internal static class Summary
 
 internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int Size, double Seconds, int Rounds, int IdleChannels, int[] Ramp,
     bool Overload = false, int? RelayCpu = null, bool InProcess = false, int? RelayCpuQuota = null, string? BaselineNode = null,
-    bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000)
+    bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000,
+    double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
+    IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false)
 {
+    /// <summary>Extra environment of the node process (--node-env K=V), e.g. MALLOC_ARENA_MAX=2.</summary>
+    public IReadOnlyDictionary<string, string> NodeEnvironment => NodeEnv ?? new Dictionary<string, string>();
+
     public static BenchOptions Parse(string[] args)
     {
         var o = new BenchOptions(["auto"], 500, 50, 172, 10, 3, 4000, []);
@@ -284,8 +297,8 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
             o = args[i] switch
             {
-                "--relays" => o with { Relays = Next().Split(',') },
-                "--channels" => o with { Channels = int.Parse(Next()) },
+                "--relays" => o with { Relays = Next().Split(','), RelaysGiven = true },
+                "--channels" => o with { Channels = int.Parse(Next()), ChannelsGiven = true },
                 "--pps" => o with { Pps = int.Parse(Next()) },
                 "--size" => o with { Size = int.Parse(Next()) },
                 "--seconds" => o with { Seconds = double.Parse(Next()) },
@@ -303,9 +316,22 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--ng-window" => o with { NgWindow = int.Parse(Next()) },
                 "--ng-rate" => o with { NgRate = int.Parse(Next()) },
                 "--ng-seconds" => o with { NgSeconds = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
+                "--soak" => o with { Soak = double.Parse(Next()) },
+                "--soak-interval" => o with { SoakInterval = double.Parse(Next()) },
+                "--soak-warmup" => o with { SoakWarmupMinutes = double.Parse(Next()) / 60 },
+                "--malloc-info" => o with { MallocInfo = true },
+                "--soak-ports" => o with { SoakPortBase = int.Parse(Next()) },
+                "--node-env" => o with { NodeEnv = WithEnv(o.NodeEnv, Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };
         }
         return o;
+    }
+
+    private static Dictionary<string, string> WithEnv(IReadOnlyDictionary<string, string>? env, string kv)
+    {
+        var eq = kv.IndexOf('=');
+        if (eq <= 0) throw new ArgumentException($"--node-env needs NAME=VALUE, got {kv}");
+        return new Dictionary<string, string>(env ?? new Dictionary<string, string>()) { [kv[..eq]] = kv[(eq + 1)..] };
     }
 }

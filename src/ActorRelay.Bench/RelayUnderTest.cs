@@ -92,7 +92,8 @@ internal abstract class RelayUnderTest : IAsyncDisposable
 /// ActorRelay's node process, channels opened through the relay's own protocol over Akka.Remote. The transport is
 /// <c>socket</c> (relay loops), <c>socket-dotnet</c> (the socket transport on the runtime's socket engine) or <c>akka-io</c>.
 /// </summary>
-internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, ActorSystem generator, string? nodeDll = null) : RelayUnderTest
+internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, ActorSystem generator, string? nodeDll = null,
+    IReadOnlyDictionary<string, string>? extraEnvironment = null) : RelayUnderTest
 {
     private readonly string _transport = relay == "socket-dotnet" ? "socket" : relay;
 
@@ -105,15 +106,16 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
 
     public override async Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels)
     {
-        Process = Launch("dotnet", [nodeDll ?? Paths.NodeDll, "--transport", _transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
-                "--log-level", "warning"],
-            new Dictionary<string, string>
+        var env = new Dictionary<string, string>
             {
                 ["ACTORRELAY__PORTS__MIN"] = portMin.ToString(), ["ACTORRELAY__PORTS__MAX"] = (portMin + 2 * Math.Max(channels, MaxIdleChannels) + 99).ToString(),
                 ["ACTORRELAY__IDLE_TIMEOUT"] = "10m", ["ACTORRELAY__SETUP_TIMEOUT"] = "10m",
                 ["ACTORRELAY__SOCKET_ENGINE"] = relay == "socket-dotnet" ? "dotnet" : "auto",
                 ["ACTORRELAY__CONTROL__ADMINISTRATORS"] = "127.0.0.1", // the generator reads runtime stats after a forced collection
-            }, "All set.");
+            };
+        foreach (var (k, v) in extraEnvironment ?? new Dictionary<string, string>()) env[k] = v;
+        Process = Launch("dotnet", [nodeDll ?? Paths.NodeDll, "--transport", _transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
+                "--log-level", "warning"], env, "All set.");
         _node = await generator.ActorSelection($"akka.tcp://actor-relay@127.0.0.1:{remotePort}/user/relay").ResolveOne(TimeSpan.FromSeconds(10));
         var opened = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
             _node.Ask<ChannelOpened>(new OpenChannel($"bench-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(30))));

@@ -1,14 +1,15 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using Akka.Configuration;
 using ActorRelay.Protocol;
+using ActorRelay.Settings;
 
 namespace ActorRelay.NodeProcess;
 
-/// <summary>One LEFT:RIGHT pair (or a channel declared in configuration) to open at start.</summary>
-internal sealed record StartupChannel(string Id, int Left, int Right, LatchMode? Latch);
-
 /// <summary>What the command line asked for.</summary>
 internal sealed record NodeOptions(
-    IReadOnlyList<StartupChannel> Pairs,
+    IReadOnlyList<DeclaredChannel> Pairs,
     string? ConfigFile,
     string? Bind,
     string? Advertise,
@@ -42,7 +43,7 @@ internal static class NodeCommandLine
     private static readonly Option<string?> TransportOption = new("--transport") { Description = "socket (default) or akka-io" };
     private static readonly Option<string?> LatchOption = new("--latch") { Description = "default latch mode: auto (default: RTP rules for RTP, first's for other protocols), first, rtp or follow (unsafe, the seed's)" };
     private static readonly Option<string?> RemoteHostOption = new("--remote-host") { Description = "Akka.Remote address of the control plane (default 127.0.0.1)" };
-    private static readonly Option<int?> RemotePortOption = new("--remote-port") { Description = "Akka.Remote TCP port (default 4053; 0 = any)" };
+    private static readonly Option<string?> RemotePortOption = new("--remote-port") { Description = "Akka.Remote TCP port (default 4053; 0 = any)" };
     private static readonly Option<bool> KeepChannelsOption = new("--keep-channels")
     {
         Description = "on SIGTERM keep the channels recorded instead of closing them: the next start brings them back (a planned restart)",
@@ -65,20 +66,71 @@ internal static class NodeCommandLine
         RemoteHostOption, RemotePortOption, LogLevelOption, KeepChannelsOption, NgOption,
     };
 
+    /// <summary>
+    /// The options, each checked here so a bad one is refused naming the option (not the setting it becomes):
+    /// <see cref="UsageException"/> with one line.
+    /// </summary>
     public static NodeOptions Read(ParseResult r)
     {
+        if (r.Errors.Count > 0) throw new UsageException($"{r.Errors[0].Message} (--help for options)");
         var pairs = (r.GetValue(PairsArgument) ?? []).Select(ParsePair).ToList();
-        return new NodeOptions(pairs, r.GetValue(ConfigOption), r.GetValue(BindOption), r.GetValue(AdvertiseOption),
-            r.GetValue(TransportOption), r.GetValue(LatchOption), r.GetValue(RemoteHostOption), r.GetValue(RemotePortOption),
-            r.GetValue(LogLevelOption) ?? "information", r.GetValue(KeepChannelsOption), r.GetValue(NgOption) ?? []);
+        var transport = r.GetValue(TransportOption);
+        if (transport is not null) Check("--transport", () => RelaySettings.ParseTransport(transport), "socket or akka-io", transport);
+        var latch = r.GetValue(LatchOption);
+        if (latch is not null) Check("--latch", () => RelaySettings.ParseLatchMode(latch), "auto, first, rtp or follow", latch);
+        var bind = r.GetValue(BindOption);
+        if (bind is not null && !IPAddress.TryParse(bind.Trim('[', ']'), out _)) throw new UsageException($"--bind must be an IP address, got \"{bind}\"");
+        var advertise = r.GetValue(AdvertiseOption);
+        if (advertise is not null && !IPAddress.TryParse(advertise.Trim('[', ']'), out _))
+            throw new UsageException($"--advertise must be an IP address, got \"{advertise}\"");
+        var remoteHost = r.GetValue(RemoteHostOption);
+        if (remoteHost is not null && string.IsNullOrWhiteSpace(remoteHost)) throw new UsageException("--remote-host must not be empty");
+        int? remotePort = r.GetValue(RemotePortOption) is { } port
+            ? int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p <= 65535
+                ? p
+                : throw new UsageException($"--remote-port must be a TCP port in 0..65535 (0 = any free port), got \"{port}\"")
+            : null;
+        var level = r.GetValue(LogLevelOption) ?? "information";
+        _ = NodeProgram.ParseLevel(level);
+        CheckDistinct(pairs, "the command line");
+        return new NodeOptions(pairs, r.GetValue(ConfigOption), bind, advertise, transport, latch, remoteHost, remotePort, level,
+            r.GetValue(KeepChannelsOption), r.GetValue(NgOption) ?? []);
+    }
+
+    private static void Check(string option, Action parse, string expected, string value)
+    {
+        try { parse(); }
+        catch (ConfigurationException) { throw new UsageException($"{option} must be {expected}, got \"{value}\""); }
+    }
+
+    /// <summary>
+    /// Channels opened at start must not share a port or an id: two channels on one port cannot both bind, and the second
+    /// would fail only once the node is up. <paramref name="where"/> says where they were declared.
+    /// </summary>
+    public static void CheckDistinct(IReadOnlyList<DeclaredChannel> channels, string where)
+    {
+        var ports = new Dictionary<int, DeclaredChannel>();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var c in channels)
+        {
+            if (c.Left == c.Right) throw new UsageException($"Channel {c.Id} in {where} uses port {c.Left} for both sides");
+            foreach (var port in new[] { c.Left, c.Right })
+            {
+                if (ports.TryGetValue(port, out var other))
+                    throw new UsageException($"Port {port} is declared twice in {where}: by channel {other.Id} and by channel {c.Id}");
+                ports[port] = c;
+            }
+            if (!ids.Add(c.Id)) throw new UsageException($"Channel id {c.Id} is declared twice in {where}");
+        }
     }
 
     /// <summary>"20000:20001" → ports; anything else → the seed's errors.</summary>
-    public static StartupChannel ParsePair(string text)
+    public static DeclaredChannel ParsePair(string text)
     {
+        if (text.StartsWith('-')) throw new UsageException($"Unknown option {text} (--help for options)");
         var parts = text.Split(':');
         if (parts.Length != 2) throw new UsageException(Usage);
-        return new StartupChannel(text, ParsePort(parts[0]), ParsePort(parts[1]), null);
+        return new DeclaredChannel(text, ParsePort(parts[0]), ParsePort(parts[1]));
     }
 
     public static int ParsePort(string text) =>

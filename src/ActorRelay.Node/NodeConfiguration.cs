@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Globalization;
 using System.Text;
 using Akka.Configuration;
 using ActorRelay.Protocol;
@@ -10,10 +11,18 @@ namespace ActorRelay.NodeProcess;
 /// Builds the node's configuration. Precedence, lowest first: hocon/relay.conf (embedded defaults) &lt;
 /// hocon/node.conf (the node process's Akka settings) &lt; the --config file &lt; environment
 /// (ACTORRELAY__KEY__SUB_KEY=value → relay.key.sub-key = "value") &lt; command-line options.
+/// Each layer is checked before it is used: the file is read strictly (<see cref="HoconText"/>), and in the file and
+/// the environment every relay key must be one relay.conf has, holding the kind of value it has there
+/// (<see cref="SettingsSchema"/>); a mistake is a <see cref="UsageException"/> of one line naming the key, the
+/// variable or the file.
 /// </summary>
 internal static class NodeConfiguration
 {
     public const string EnvironmentPrefix = "ACTORRELAY__";
+
+    private static readonly Lazy<SettingsSchema> Reference = new(() => new SettingsSchema(RelaySettings.DefaultConfig()));
+
+    public static SettingsSchema Schema => Reference.Value;
 
     public static Config Build(NodeOptions options, IDictionary? environment = null)
     {
@@ -22,9 +31,9 @@ internal static class NodeConfiguration
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         if (options.ConfigFile is { } file)
         {
-            if (!File.Exists(file)) throw new UsageException($"Configuration file not found: {file}");
-            try { config = ConfigurationFactory.ParseString(File.ReadAllText(file)).WithFallback(config); }
-            catch (Exception e) { throw new UsageException($"Invalid configuration file {file}: {e.Message}"); }
+            var layer = HoconText.ParseFile(file);
+            Schema.Check(layer, file);
+            config = layer.WithFallback(config);
         }
         var env = FromEnvironment(environment ?? Environment.GetEnvironmentVariables());
         if (env.Length > 0) config = Parse(env, "environment").WithFallback(config);
@@ -70,15 +79,38 @@ internal static class NodeConfiguration
         catch (Exception e) { throw new UsageException($"Invalid setting in {where}: {e.Message}"); }
     }
 
-    /// <summary>ACTORRELAY__IDLE_TIMEOUT=30s → relay.idle-timeout = "30s"; ACTORRELAY__PORTS__MIN=20000 → relay.ports.min = "20000".</summary>
+    /// <summary>ACTORRELAY__PORTS__MIN → relay.ports.min.</summary>
+    public static string PathOf(string variable) =>
+        "relay." + string.Join('.', variable[EnvironmentPrefix.Length..].Split("__").Select(p => p.ToLowerInvariant().Replace('_', '-')));
+
+    /// <summary>relay.ports.min → ACTORRELAY__PORTS__MIN.</summary>
+    public static string VariableOf(string path) =>
+        EnvironmentPrefix + string.Join("__", path["relay.".Length..].Split('.').Select(p => p.ToUpperInvariant().Replace('-', '_')));
+
+    /// <summary>
+    /// ACTORRELAY__IDLE_TIMEOUT=30s → relay.idle-timeout = "30s"; ACTORRELAY__PORTS__MIN=20000 → relay.ports.min = "20000".
+    /// A variable that names no setting of relay.conf, or names a section, is refused, with the closest known variable.
+    /// </summary>
     public static string FromEnvironment(IDictionary environment)
     {
         var sb = new StringBuilder();
-        foreach (DictionaryEntry e in environment)
+        foreach (var (variable, value) in environment.Cast<DictionaryEntry>()
+                     .Where(e => e.Key is string k && k.StartsWith(EnvironmentPrefix, StringComparison.Ordinal))
+                     .Select(e => ((string)e.Key, e.Value?.ToString() ?? ""))
+                     .OrderBy(e => e.Item1, StringComparer.Ordinal))
         {
-            if (e.Key is not string key || !key.StartsWith(EnvironmentPrefix, StringComparison.Ordinal)) continue;
-            var path = string.Join('.', key[EnvironmentPrefix.Length..].Split("__").Select(p => p.ToLowerInvariant().Replace('_', '-')));
-            sb.Append("relay.").Append(path).Append(" = ").Append(Quote(e.Value?.ToString() ?? "")).Append('\n');
+            var path = PathOf(variable);
+            switch (Schema.KindOf(path))
+            {
+                case null:
+                    var near = Schema.Closest(path, Schema.Settings);
+                    throw new UsageException($"Unknown environment variable {variable} (no setting {path})" +
+                                             (near is null ? "" : $"; did you mean {VariableOf(near)}?"));
+                case SettingKind.Section:
+                    throw new UsageException($"Environment variable {variable}: {path} is a section, set its keys instead (" +
+                                             string.Join(", ", Schema.ChildrenOf(path).Select(c => VariableOf($"{path}.{c}"))) + ")");
+            }
+            sb.Append(path).Append(" = ").Append(Quote(value)).Append('\n');
         }
         return sb.ToString();
     }
@@ -92,7 +124,7 @@ internal static class NodeConfiguration
         Set("relay.transport", o.Transport);
         Set("relay.latch.mode", o.Latch);
         Set("relay.remote.hostname", o.RemoteHost);
-        Set("relay.remote.port", o.RemotePort?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Set("relay.remote.port", o.RemotePort?.ToString(CultureInfo.InvariantCulture));
         if (o.KeepChannels) Set("relay.persistence.keep-channels-on-stop", "on");
         if (o.Ng is { Count: > 0 } ng) sb.Append("relay.ng.listen = [").Append(string.Join(", ", ng.Select(Quote))).Append("]\n");
         return sb.ToString();
@@ -100,23 +132,29 @@ internal static class NodeConfiguration
 
     private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
-    /// <summary>relay.channels from configuration.</summary>
-    public static IReadOnlyList<StartupChannel> DeclaredChannels(Config config)
+    /// <summary>
+    /// A setting's message (relay.ports.min must be …) with where the value came from, when it came from the
+    /// environment (the variable) or the command line (the option): what the user has to change.
+    /// </summary>
+    public static string Explain(string message, NodeOptions options, IDictionary? environment = null)
     {
-        var list = new List<StartupChannel>();
-        var value = config.GetValue("relay.channels");
-        if (value is null || value.IsEmpty) return list;
-        foreach (var item in value.GetArray())
+        var end = 0;
+        while (end < message.Length && (char.IsAsciiLetterLower(message[end]) || char.IsAsciiDigit(message[end]) || message[end] is '.' or '-')) end++;
+        var path = message[..end];
+        if (!path.StartsWith("relay.", StringComparison.Ordinal)) return message;
+        string? option = path switch
         {
-            var obj = item.GetObject() ?? throw new UsageException("relay.channels entries must be objects { id, left, right, latch }");
-            string? Field(string name) => obj.Items.TryGetValue(name, out var v) ? v.GetString() : null;
-            var left = Field("left") ?? throw new UsageException("relay.channels entry without left port");
-            var right = Field("right") ?? throw new UsageException("relay.channels entry without right port");
-            var leftPort = NodeCommandLine.ParsePort(left);
-            var rightPort = NodeCommandLine.ParsePort(right);
-            var latch = Field("latch") is { } l ? RelaySettings.ParseLatchMode(l) : (LatchMode?)null;
-            list.Add(new StartupChannel(Field("id") ?? $"{leftPort}:{rightPort}", leftPort, rightPort, latch));
-        }
-        return list;
+            "relay.bind-address" when options.Bind is not null => "--bind",
+            "relay.advertise-address" when options.Advertise is not null => "--advertise",
+            "relay.transport" when options.Transport is not null => "--transport",
+            "relay.latch.mode" when options.Latch is not null => "--latch",
+            "relay.remote.hostname" when options.RemoteHost is not null => "--remote-host",
+            "relay.remote.port" when options.RemotePort is not null => "--remote-port",
+            _ => null,
+        };
+        if (option is not null) return $"{message} (from {option})";
+        var variable = VariableOf(path);
+        var env = environment ?? Environment.GetEnvironmentVariables();
+        return env.Contains(variable) ? $"{message} (from {variable})" : message;
     }
 }

@@ -18,37 +18,59 @@ using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Events;
 
+// First of all: two malloc arenas, which glibc reads from the environment as the process starts (NativeHeap)
+NativeHeap.RestartWithArenaCap();
 // Before any socket exists: receives complete on the socket engine's thread (no thread-pool hop per packet).
 DotnetSocketEngine.EnableInlineCompletions();
 
 var command = NodeCommandLine.Command();
 command.SetAction((parse, cancel) => NodeProgram.RunAsync(parse, cancel));
+var parsed = command.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // one line naming what is wrong, not System.CommandLine's error followed by the whole help
+    Console.Error.WriteLine($"{parsed.Errors[0].Message} (--help for options)");
+    return 1;
+}
 // The host handles SIGTERM/Ctrl-C itself (drain, exit 0), so System.CommandLine must not.
-return await command.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 
 internal static class NodeProgram
 {
+    private static readonly TimeSpan RestoreTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(10);
 
     public static async Task<int> RunAsync(ParseResult parse, CancellationToken cancel)
     {
-        NodeOptions options;
+        NodeOptions? options = null;
         Config config;
         RelaySettings settings;
-        IReadOnlyList<StartupChannel> channels;
+        NodeRemote remote;
+        IReadOnlyList<DeclaredChannel> channels;
         LogEventLevel level;
+        (long Soft, long Hard)? limits;
         try
         {
+            // everything a user can get wrong is checked here, before anything starts: one line, exit code 1
             options = NodeCommandLine.Read(parse);
             config = NodeConfiguration.WithDatabase(NodeConfiguration.Build(options));
             settings = RelaySettings.From(config);
             _ = ActorRelay.Ng.NgSettings.From(config); // a bad relay.ng (or --ng) fails here, before anything starts
-            channels = options.Pairs.Concat(NodeConfiguration.DeclaredChannels(config)).ToList();
+            remote = NodeRemote.From(config);
+            var declared = DeclaredChannel.FromConfig(config);
+            NodeCommandLine.CheckDistinct(declared, "relay.channels");
+            channels = options.Pairs.Concat(declared).ToList();
+            NodeCommandLine.CheckDistinct(channels, options.Pairs.Count > 0 && declared.Count > 0 ? "the command line and relay.channels" : "the command line");
+            if ((settings.PortMax - settings.PortMin + 1) / 2 == 0)
+                throw new UsageException($"relay.ports {settings.PortMin}-{settings.PortMax} holds one port: a channel needs two");
             level = ParseLevel(options.LogLevel);
+            remote.CheckAvailable();
+            limits = FileLimits.RaiseSoftToHard();
+            if (NodeCapacity.Of(settings, limits?.Soft) == 0) throw new UsageException(NoCapacity(settings, limits?.Soft));
         }
         catch (Exception e) when (e is UsageException or ConfigurationException)
         {
-            Console.Error.WriteLine(e.Message);
+            Console.Error.WriteLine(options is null ? e.Message : NodeConfiguration.Explain(e.Message, options));
             return 1;
         }
 
@@ -60,7 +82,7 @@ internal static class NodeProgram
             .CreateLogger();
         try
         {
-            return await RunNodeAsync(config, settings, channels, options.LogLevel, cancel);
+            return await RunNodeAsync(config, settings, remote, channels, limits, options.LogLevel, cancel);
         }
         finally
         {
@@ -68,19 +90,17 @@ internal static class NodeProgram
         }
     }
 
-    private static async Task<int> RunNodeAsync(Config config, RelaySettings settings, IReadOnlyList<StartupChannel> channels,
-        string logLevel, CancellationToken cancel)
-    {
-        var limits = FileLimits.RaiseSoftToHard();
-        var capacity = NodeCapacity.Of(settings);
-        Log.Information("Open files: soft limit {Soft}, hard limit {Hard}; this node holds at most {Capacity} channels",
-            limits?.Soft, limits?.Hard, capacity);
+    private static string NoCapacity(RelaySettings settings, long? soft) =>
+        $"This node can hold no channel: its open-file limit is {soft} and the process keeps {NodeCapacity.Reserved(settings, FileLimits.OpenDescriptors())} " +
+        $"of them (relay.file-descriptors-reserved, or what it holds plus {NodeCapacity.Headroom}); raise the limit (ulimit -n) or lower relay.file-descriptors-reserved";
 
-        var remote = config.GetConfig("relay.remote");
+    private static async Task<int> RunNodeAsync(Config config, RelaySettings settings, NodeRemote remote, IReadOnlyList<DeclaredChannel> channels,
+        (long Soft, long Hard)? limits, string logLevel, CancellationToken cancel)
+    {
         Akka.Remote.Transport.DotNetty.DotNettySslSetup? tls;
         try
         {
-            tls = RelayTlsSettings.From(remote.GetConfig("tls") ?? Akka.Configuration.Config.Empty)?.ToSetup();
+            tls = RelayTlsSettings.From(config.GetConfig("relay.remote.tls") ?? Akka.Configuration.Config.Empty)?.ToSetup();
         }
         catch (Exception e) when (e is ConfigurationException or IOException or System.Security.Cryptography.CryptographicException)
         {
@@ -101,11 +121,9 @@ internal static class NodeProgram
                     l.ClearLoggers();
                     l.AddLogger<SerilogLogger>();
                 });
-            if (remote.GetBoolean("enabled", true))
+            if (remote.Enabled)
             {
-                var publicHost = remote.GetString("public-hostname");
-                akka.WithRemoting(remote.GetString("hostname"), remote.GetInt("port"),
-                    string.IsNullOrWhiteSpace(publicHost) ? null : publicHost);
+                akka.WithRemoting(remote.Hostname, remote.Port, remote.PublicHostname);
                 if (tls is not null) akka.AddHocon(RelayTls.Hocon, HoconAddMode.Prepend).AddSetup(tls);
             }
             akka.WithActorRelay();
@@ -117,54 +135,76 @@ internal static class NodeProgram
         }
         catch (Exception e)
         {
-            Log.Fatal(e, "The node could not start: {Error}", e.Message);
-            Console.Error.WriteLine($"The node could not start: {e.Message}");
+            // what the checks before start did not foresee: one line, the innermost cause (the log has the rest at debug)
+            var cause = e;
+            while (cause.InnerException is not null) cause = cause.InnerException;
+            Log.Debug(e, "The node could not start");
+            Console.Error.WriteLine($"The node could not start: {cause.Message}");
             return 1;
         }
 
         var system = host.Services.GetRequiredService<ActorSystem>();
         var node = host.Services.GetRequiredService<ActorRegistry>().Get<RelayNode>();
-        if (remote.GetBoolean("enabled", true))
+        if (remote.Enabled)
             Log.Information("Supervisors reach this node at {Address}/user/{Node}",
                 ((ExtendedActorSystem)system).Provider.DefaultAddress, settings.NodeName);
 
-        // the node answers once it has brought back the channels its journal held
-        try { await node.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(60), cancel); }
+        // the node measured what the process holds as it started (NodeCapacity): its capacity is the one to report;
+        // it answers once it has brought back the channels its journal held
+        NodeStatus status;
+        try
+        {
+            status = await node.Ask<NodeStatus>(GetNodeStatus.Instance, RestoreTimeout, cancel);
+        }
         catch (AskTimeoutException)
         {
-            Console.Error.WriteLine("The node did not finish restoring its channels within 60 s");
+            Console.Error.WriteLine($"The node did not answer within {RestoreTimeout.TotalSeconds:0} s after it started (restoring its channels)");
+            await host.StopAsync(CancellationToken.None);
+            return 1;
+        }
+        Log.Information("Open files: soft limit {Soft}, hard limit {Hard}; {Open} open now, {Reserved} kept for the process; this node holds at most {Capacity} channels",
+            limits?.Soft, limits?.Hard, FileLimits.OpenDescriptors(), NodeCapacity.Reserved(settings, FileLimits.OpenDescriptors()), status.Capacity);
+        if (status.Capacity == 0)
+        {
+            Console.Error.WriteLine(NoCapacity(settings, limits?.Soft));
+            await host.StopAsync(CancellationToken.None);
+            return 1;
+        }
+        if (status.Capacity < channels.Count)
+        {
+            Console.Error.WriteLine($"This node can hold {status.Capacity} channels, fewer than the {channels.Count} declared; raise the open-file limit (ulimit -n) or relay.max-channels");
             await host.StopAsync(CancellationToken.None);
             return 1;
         }
 
-        foreach (var ch in channels)
+        // declared channels (LEFT:RIGHT pairs, relay.channels) live as long as the node: a keeper opens them and opens
+        // any that closes again
+        var keeper = system.ActorOf(DeclaredChannelKeeper.Props(node, channels), "declared-channels");
+        string? failure;
+        try
         {
-            var options = ch.Latch is { } mode ? new ChannelOptions(LatchMode: mode) : null;
-            string? failure;
-            try
-            {
-                var reply = await node.Ask<object>(new OpenChannel(ch.Id, new SideRequest(ch.Left), new SideRequest(ch.Right), options,
-                    SubscribeOpener: false), OpenTimeout, cancel);
-                failure = reply is OpenRejected rejected ? rejected.Message : null;
-            }
-            catch (AskTimeoutException)
-            {
-                failure = $"The node did not answer within {OpenTimeout.TotalSeconds:0} s while opening channel {ch.Id}";
-            }
-            if (failure is not null)
-            {
-                Console.Error.WriteLine(failure);
-                await host.StopAsync(CancellationToken.None);
-                return 1;
-            }
+            var reply = await keeper.Ask<object>(OpenDeclaredChannels.Instance, OpenTimeout + TimeSpan.FromSeconds(channels.Count), cancel);
+            failure = reply is DeclaredChannelFailed f ? f.Message : null;
+        }
+        catch (AskTimeoutException)
+        {
+            failure = $"The node did not open its {channels.Count} declared channels within {(OpenTimeout + TimeSpan.FromSeconds(channels.Count)).TotalSeconds:0} s";
+        }
+        if (failure is not null)
+        {
+            Console.Error.WriteLine(failure);
+            await host.StopAsync(CancellationToken.None);
+            return 1;
         }
         Console.Error.WriteLine("All set.");
 
+        // glibc keeps what the runtime's threads free in their arenas: hand it back once a minute (NativeHeap)
+        using var trimming = NativeHeap.StartTrimming(took => Log.Debug("malloc_trim took {Milliseconds:0.###} ms", took.TotalMilliseconds));
         await host.WaitForShutdownAsync(cancel);
         return 0;
     }
 
-    private static LogEventLevel ParseLevel(string level) => level.ToLowerInvariant() switch
+    internal static LogEventLevel ParseLevel(string level) => level.ToLowerInvariant() switch
     {
         "verbose" or "trace" => LogEventLevel.Verbose,
         "debug" => LogEventLevel.Debug,

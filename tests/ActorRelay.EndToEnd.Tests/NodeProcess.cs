@@ -10,24 +10,27 @@ public sealed class NodeProcess : IDisposable
     private readonly Process _process;
     private readonly BlockingCollection<string> _lines = new();
     private readonly List<string> _all = new();
+    private readonly List<string> _errors = new();
 
     /// <param name="softFileLimit">Starts the node with this soft open-file limit (through the shell's ulimit), as a
     /// login session's default of 1024 would.</param>
-    public NodeProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null, int? softFileLimit = null)
+    /// <param name="fileLimit">Starts the node with this open-file limit, soft and hard (the node cannot raise it).</param>
+    public NodeProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null, int? softFileLimit = null, int? fileLimit = null)
     {
-        var psi = new ProcessStartInfo(softFileLimit is null ? "dotnet" : "bash")
+        var ulimit = softFileLimit is { } soft ? $"ulimit -Sn {soft}" : fileLimit is { } both ? $"ulimit -n {both}" : null;
+        var psi = new ProcessStartInfo(ulimit is null ? "dotnet" : "bash")
             { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        if (softFileLimit is { } limit)
+        if (ulimit is not null)
         {
             psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add($"ulimit -Sn {limit} && exec dotnet \"$@\"");
+            psi.ArgumentList.Add($"{ulimit} && exec dotnet \"$@\"");
             psi.ArgumentList.Add("node");
         }
         psi.ArgumentList.Add(NodeDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         _process = new Process { StartInfo = psi };
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is { } l) { lock (_all) _all.Add(l); _lines.Add(l); } };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is { } l) { lock (_all) { _all.Add(l); _errors.Add(l); } _lines.Add(l); } };
         _process.OutputDataReceived += (_, e) => { if (e.Data is { } l) { lock (_all) _all.Add(l); _lines.Add(l); } };
         _process.Start();
         _process.BeginErrorReadLine();
@@ -49,6 +52,9 @@ public sealed class NodeProcess : IDisposable
     }
 
     public string Output { get { lock (_all) return string.Join('\n', _all); } }
+
+    /// <summary>What the node wrote on stderr, line by line (its log and its messages to the user).</summary>
+    public IReadOnlyList<string> ErrorLines { get { lock (_all) return _errors.ToList(); } }
 
     /// <summary>Waits for a line (seen before or arriving later) matching <paramref name="match"/>; fails with the whole output otherwise.</summary>
     public string WaitForLine(Func<string, bool> match, TimeSpan timeout)

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace ActorRelay.Node;
 
-/// <summary>The process's open-file limit (RLIMIT_NOFILE): read it, raise the soft limit to the hard one.</summary>
+/// <summary>The process's open-file limit (RLIMIT_NOFILE): read it, raise the soft limit to the hard one; count the descriptors it holds.</summary>
 public static partial class FileLimits
 {
     private const int RlimitNofileLinux = 7;
@@ -38,6 +38,18 @@ public static partial class FileLimits
             SetRLimit(Resource, raised);
         }
         return Read();
+    }
+
+    /// <summary>Descriptors the process holds now (/proc/self/fd, /dev/fd on macOS), or null where that cannot be counted.</summary>
+    public static int? OpenDescriptors()
+    {
+        var dir = OperatingSystem.IsLinux() ? "/proc/self/fd" : OperatingSystem.IsMacOS() ? "/dev/fd" : null;
+        if (dir is null) return null;
+        try
+        {
+            return Math.Max(0, Directory.EnumerateFileSystemEntries(dir).Count() - 1); // less the one this listing opens
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     private static long Clamp(ulong v) => v > int.MaxValue ? int.MaxValue : (long)v;

@@ -83,9 +83,34 @@ public sealed class RelaySettingsTests
     public void Capacity_is_two_sockets_per_channel_within_the_open_file_limit_and_the_pool()
     {
         var s = RelaySettings.From(ConfigurationFactory.Empty);
-        Assert.Equal((20000 - 512) / 2, NodeCapacity.Of(s, openFileLimit: 20000));
-        Assert.Equal(11000, NodeCapacity.Of(s, openFileLimit: 1_000_000)); // 22,000 pool ports
-        Assert.Equal(100, NodeCapacity.Of(s with { MaxChannels = 100 }, openFileLimit: 20000));
-        Assert.Equal(0, NodeCapacity.Of(s, openFileLimit: 100));
+        Assert.Equal((20000 - 512) / 2, NodeCapacity.Of(s, openFileLimit: 20000, openDescriptors: 200));
+        Assert.Equal(11000, NodeCapacity.Of(s, openFileLimit: 1_000_000, openDescriptors: 200)); // 22,000 pool ports
+        Assert.Equal(100, NodeCapacity.Of(s with { MaxChannels = 100 }, openFileLimit: 20000, openDescriptors: 200));
+        Assert.Equal(0, NodeCapacity.Of(s, openFileLimit: 100, openDescriptors: 200));
+    }
+
+    [Fact]
+    public void Capacity_keeps_what_the_process_holds_plus_headroom_when_that_is_more_than_the_setting()
+    {
+        // a node process holds about 200 descriptors before its first channel: a reserve of 64 cannot be trusted
+        var s = RelaySettings.From(ConfigurationFactory.Empty) with { FileDescriptorsReserved = 64 };
+        Assert.Equal(200 + NodeCapacity.Headroom, NodeCapacity.Reserved(s, 200));
+        Assert.Equal(0, NodeCapacity.Of(s, openFileLimit: 256, openDescriptors: 200)); // it would have promised (256 - 64) / 2 = 96
+        Assert.Equal((400 - 264) / 2, NodeCapacity.ChannelLimit(s, openFileLimit: 400, openDescriptors: 200));
+        Assert.Equal(64L, NodeCapacity.Reserved(s, 0));
+        Assert.Equal(512L, NodeCapacity.Reserved(s with { FileDescriptorsReserved = 512 }, 200)); // the setting, when it is more
+    }
+
+    [Fact]
+    public void The_process_s_descriptors_are_counted()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var before = FileLimits.OpenDescriptors()!.Value;
+        using var a = File.OpenRead(typeof(RelaySettingsTests).Assembly.Location);
+        using var b = File.OpenRead(typeof(RelaySettingsTests).Assembly.Location);
+        var after = FileLimits.OpenDescriptors()!.Value;
+        Assert.True(after >= before + 2, $"{before} then {after} with two more files open"); // other tests may open files meanwhile
+        Assert.True(NodeCapacity.ChannelLimit(RelaySettings.Default with { FileDescriptorsReserved = 0 }, openFileLimit: 100_000)
+                    <= (100_000 - after - NodeCapacity.Headroom) / 2 + 1);
     }
 }
