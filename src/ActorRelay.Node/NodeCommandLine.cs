@@ -17,9 +17,10 @@ internal sealed record NodeOptions(
     string? Latch,
     string? RemoteHost,
     int? RemotePort,
-    string LogLevel,
+    string? LogLevel,
     bool KeepChannels = false,
-    IReadOnlyList<string>? Ng = null);
+    IReadOnlyList<string>? Ng = null,
+    IReadOnlyList<string>? Metrics = null);
 
 /// <summary>Thrown for a command line the node cannot run with; Message is what the user sees.</summary>
 internal sealed class UsageException(string message) : Exception(message);
@@ -54,16 +55,21 @@ internal static class NodeCommandLine
         Arity = ArgumentArity.OneOrMore,
         AllowMultipleArgumentsPerToken = false,
     };
-    private static readonly Option<string> LogLevelOption = new("--log-level")
+    private static readonly Option<string[]> MetricsOption = new("--metrics")
     {
-        Description = "verbose, debug, information (default), warning, error",
-        DefaultValueFactory = _ => "information",
+        Description = "ADDR:PORT — serve /metrics (Prometheus), /healthz and /ready over HTTP on this address, e.g. 127.0.0.1:9464; repeatable",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+    private static readonly Option<string?> LogLevelOption = new("--log-level")
+    {
+        Description = "verbose, debug, information, warning, error (default: relay.logging.level, information)",
     };
 
     public static RootCommand Command() => new("ActorRelay node: a UDP relay with NAT latching, channels opened by message or as LEFT:RIGHT pairs")
     {
         PairsArgument, ConfigOption, BindOption, AdvertiseOption, TransportOption, LatchOption,
-        RemoteHostOption, RemotePortOption, LogLevelOption, KeepChannelsOption, NgOption,
+        RemoteHostOption, RemotePortOption, LogLevelOption, KeepChannelsOption, NgOption, MetricsOption,
     };
 
     /// <summary>
@@ -90,11 +96,11 @@ internal static class NodeCommandLine
                 ? p
                 : throw new UsageException($"--remote-port must be a TCP port in 0..65535 (0 = any free port), got \"{port}\"")
             : null;
-        var level = r.GetValue(LogLevelOption) ?? "information";
-        _ = NodeProgram.ParseLevel(level);
+        var level = r.GetValue(LogLevelOption);
+        if (level is not null) _ = NodeLogging.Parse(level, "--log-level");
         CheckDistinct(pairs, "the command line");
         return new NodeOptions(pairs, r.GetValue(ConfigOption), bind, advertise, transport, latch, remoteHost, remotePort, level,
-            r.GetValue(KeepChannelsOption), r.GetValue(NgOption) ?? []);
+            r.GetValue(KeepChannelsOption), r.GetValue(NgOption) ?? [], r.GetValue(MetricsOption) ?? []);
     }
 
     private static void Check(string option, Action parse, string expected, string value)

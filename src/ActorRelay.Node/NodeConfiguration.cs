@@ -126,6 +126,7 @@ internal static class NodeConfiguration
         Set("relay.remote.hostname", o.RemoteHost);
         Set("relay.remote.port", o.RemotePort?.ToString(CultureInfo.InvariantCulture));
         if (o.KeepChannels) Set("relay.persistence.keep-channels-on-stop", "on");
+        if (o.Metrics is { Count: > 0 } metrics) sb.Append("relay.metrics.listen = [").Append(string.Join(", ", metrics.Select(Quote))).Append("]\n");
         if (o.Ng is { Count: > 0 } ng) sb.Append("relay.ng.listen = [").Append(string.Join(", ", ng.Select(Quote))).Append("]\n");
         return sb.ToString();
     }

@@ -47,7 +47,7 @@ internal static class NodeProgram
         RelaySettings settings;
         NodeRemote remote;
         IReadOnlyList<DeclaredChannel> channels;
-        LogEventLevel level;
+        NodeLogging logging;
         (long Soft, long Hard)? limits;
         try
         {
@@ -63,7 +63,7 @@ internal static class NodeProgram
             NodeCommandLine.CheckDistinct(channels, options.Pairs.Count > 0 && declared.Count > 0 ? "the command line and relay.channels" : "the command line");
             if ((settings.PortMax - settings.PortMin + 1) / 2 == 0)
                 throw new UsageException($"relay.ports {settings.PortMin}-{settings.PortMax} holds one port: a channel needs two");
-            level = ParseLevel(options.LogLevel);
+            logging = NodeLogging.From(config, options.LogLevel);
             remote.CheckAvailable();
             limits = FileLimits.RaiseSoftToHard();
             if (NodeCapacity.Of(settings, limits?.Soft) == 0) throw new UsageException(NoCapacity(settings, limits?.Soft));
@@ -74,15 +74,10 @@ internal static class NodeProgram
             return 1;
         }
 
-        Log.Logger = new LoggerConfiguration()
-            .MinimumLevel.Is(level)
-            .Enrich.FromLogContext()
-            .WriteTo.Console(standardErrorFromLevel: LogEventLevel.Verbose,
-                outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}")
-            .CreateLogger();
+        Log.Logger = logging.CreateLogger();
         try
         {
-            return await RunNodeAsync(config, settings, remote, channels, limits, options.LogLevel, cancel);
+            return await RunNodeAsync(config, settings, remote, channels, limits, logging, cancel);
         }
         finally
         {
@@ -95,7 +90,7 @@ internal static class NodeProgram
         $"of them (relay.file-descriptors-reserved, or what it holds plus {NodeCapacity.Headroom}); raise the limit (ulimit -n) or lower relay.file-descriptors-reserved";
 
     private static async Task<int> RunNodeAsync(Config config, RelaySettings settings, NodeRemote remote, IReadOnlyList<DeclaredChannel> channels,
-        (long Soft, long Hard)? limits, string logLevel, CancellationToken cancel)
+        (long Soft, long Hard)? limits, NodeLogging logging, CancellationToken cancel)
     {
         Akka.Remote.Transport.DotNetty.DotNettySslSetup? tls;
         try
@@ -117,7 +112,7 @@ internal static class NodeProgram
                 .AddHocon(config, HoconAddMode.Prepend)
                 .ConfigureLoggers(l =>
                 {
-                    l.LogLevel = AkkaLevel(logLevel);
+                    l.LogLevel = NodeLogging.AkkaLevel(logging.Least);
                     l.ClearLoggers();
                     l.AddLogger<SerilogLogger>();
                 });
@@ -204,21 +199,4 @@ internal static class NodeProgram
         return 0;
     }
 
-    internal static LogEventLevel ParseLevel(string level) => level.ToLowerInvariant() switch
-    {
-        "verbose" or "trace" => LogEventLevel.Verbose,
-        "debug" => LogEventLevel.Debug,
-        "information" or "info" => LogEventLevel.Information,
-        "warning" or "warn" => LogEventLevel.Warning,
-        "error" => LogEventLevel.Error,
-        _ => throw new UsageException($"Invalid log level: {level}"),
-    };
-
-    private static Akka.Event.LogLevel AkkaLevel(string level) => ParseLevel(level) switch
-    {
-        LogEventLevel.Verbose or LogEventLevel.Debug => Akka.Event.LogLevel.DebugLevel,
-        LogEventLevel.Information => Akka.Event.LogLevel.InfoLevel,
-        LogEventLevel.Warning => Akka.Event.LogLevel.WarningLevel,
-        _ => Akka.Event.LogLevel.ErrorLevel,
-    };
 }

@@ -52,6 +52,14 @@ internal sealed class SettingsSchema
     /// <summary>The known key closest to <paramref name="path"/> (a typo's likely intent), or null when none is close.</summary>
     public string? Closest(string path, IEnumerable<string>? among = null)
     {
+        // a known key nested one section too deep (relay.relay.idle-timeout, relay.ports.ports.min) is the likeliest intent
+        var candidates = among is null ? null : new HashSet<string>(among, StringComparer.Ordinal);
+        var segments = path.Split('.');
+        for (var skip = 2; skip < segments.Length; skip++)
+        {
+            var shorter = "relay." + string.Join('.', segments[skip..]);
+            if (candidates?.Contains(shorter) ?? _kinds.ContainsKey(shorter)) return shorter;
+        }
         string? best = null;
         var bestDistance = int.MaxValue;
         foreach (var known in among ?? _kinds.Keys)
@@ -93,6 +101,9 @@ internal sealed class SettingsSchema
                 var keys = ChildrenOf(path);
                 throw new UsageException($"{where}: {path} is a section ({string.Join(", ", keys.Take(4))}{(keys.Count > 4 ? ", …" : "")}), " +
                                          $"not a single value{(path == "relay" ? ": write relay { … } or relay.KEY = …" : "")}");
+            case SettingKind.Section when ChildrenOf(path).Count == 0:
+                CheckReadable(path, value, where); // a map relay.conf leaves empty for the user's own keys (relay.ng.interfaces, relay.logging.levels)
+                return;
             case SettingKind.Section:
                 foreach (var (key, child) in value.GetObject().Items) CheckRelay($"{path}.{key}", child, where);
                 return;

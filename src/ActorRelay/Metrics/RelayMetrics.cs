@@ -55,7 +55,10 @@ public sealed class RelayMetrics
             new HistogramConfiguration { Buckets = [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2] });
         _loss = f.CreateHistogram("actorrelay_call_loss_ratio", "Packet loss ratio of each side's RTP stream, recorded when a call ends.",
             new HistogramConfiguration { Buckets = [0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1] });
+        // every label value is there from the start (0), so a rate over it exists before the first event of its kind
         foreach (var r in Enum.GetValues<DropReason>()) _dropped.WithLabels(Label(r)).IncTo(0);
+        foreach (var r in Enum.GetValues<CloseReason>()) _closed.WithLabels(Label(r)).IncTo(0);
+        foreach (var r in Enum.GetValues<RejectReason>()) _rejected.WithLabels(Label(r)).IncTo(0);
         foreach (var k in new[] { "latched", "moved", "refused" }) _latchEvents.WithLabels(k).IncTo(0);
         Registry.AddBeforeCollectCallback(SumSides);
     }

@@ -91,6 +91,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             Transport,
             _loops is { } l ? $"{l.Count} relay loop(s) (epoll)" : _settings.Transport == SideTransport.Socket ? "runtime socket engine" : "Akka.IO",
             _settings.PortMin, _settings.PortMax, Capacity);
+        _metrics?.NodeFigures(_channels.Count, _channels.PortsFree, NotReadyBecause());
     }
 
     /// <summary>Children (channels, sides) are stopped by now: their sockets' closes are queued on the loops, which close them as they stop.</summary>

@@ -21,11 +21,12 @@ public abstract class RelayNodeSpecsBase : TestKit
     /// <summary>The relay's clock: it moves only when a test says so (timeouts and learning windows are driven by it).</summary>
     protected readonly ManualRelayClock Clock = new();
 
-    protected RelayNodeSpecsBase(string dataPath, ITestOutputHelper output, string extraConfig = "", int? channelLimit = null)
+    protected RelayNodeSpecsBase(string dataPath, ITestOutputHelper output, string extraConfig = "", int? channelLimit = null,
+        ActorRelay.Metrics.RelayMetrics? metrics = null)
         : base(Config(dataPath, extraConfig), output: output)
     {
         Settings = RelaySettings.From(Sys.Settings.Config) with { PortMin = Ports.Min, PortMax = Ports.Max, BindAddress = IPAddress.Loopback };
-        Node = Sys.ActorOf(ActorRelay.Node.RelayNodeActor.Props(Settings, Clock, channelLimit), "relay");
+        Node = Sys.ActorOf(ActorRelay.Node.RelayNodeActor.Props(Settings, Clock, channelLimit, metrics), "relay");
     }
 
     /// <summary>Moves the relay's clock on and has the channel check its deadlines now (what its timer does when due).</summary>

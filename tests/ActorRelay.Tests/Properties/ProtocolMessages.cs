@@ -42,6 +42,7 @@ public static class ProtocolMessages
         if (type == typeof(string)) return Text.Select(s => (object?)s);
         if (type == typeof(bool)) return Gen.Bool.Select(b => (object?)b);
         if (type == typeof(int)) return Gen.Frequency((3, Gen.Int[-5, 70_000]), (1, Gen.Int)).Select(i => (object?)i);
+        if (type == typeof(uint)) return Gen.UInt.Select(u => (object?)u);
         if (type == typeof(long)) return Gen.Frequency((3, Gen.Long[-5, 1L << 40]), (1, Gen.Long)).Select(l => (object?)l);
         if (type == typeof(double)) return Gen.Double.Where(double.IsFinite).Select(d => (object?)d);
         if (type == typeof(TimeSpan)) return Gen.Frequency((3, Gen.Long[0, TimeSpan.TicksPerDay]), (1, Gen.Long)).Select(t => (object?)TimeSpan.FromTicks(t));
