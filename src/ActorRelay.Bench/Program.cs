@@ -39,7 +39,7 @@ using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString(
 RelayUnderTest Make(string name, int k) => name switch
 {
     "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, 10000),
-    "socket" or "socket-dotnet" or "akka-io" => new ActorRelayNode(name, 10000, 4600 + k, system),
+    "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "akka-io" => new ActorRelayNode(name, 10000, 4600 + k, system),
     "baseline" => new ActorRelayNode("socket", 10000, 4600 + k, system, opts.BaselineNode
         ?? throw new ArgumentException("relay baseline needs --baseline-node PATH (an ActorRelay.Node.dll built from another commit)")),
     "c-epoll" => new CRelay(cRelay, 20000),
@@ -160,7 +160,7 @@ if (opts.Ramp.Length > 0)
 var idle = new List<IdleRow>();
 if (opts.IdleChannels > 0)
 {
-    foreach (var name in opts.Relays.Where(r => r is "socket" or "socket-dotnet" or "akka-io"))
+    foreach (var name in opts.Relays.Where(r => r is "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "akka-io"))
     {
         await using var relay = Make(name, k++);
         await relay.StartAsync(0);

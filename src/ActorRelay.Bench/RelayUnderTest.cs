@@ -95,7 +95,8 @@ internal abstract class RelayUnderTest : IAsyncDisposable
 internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, ActorSystem generator, string? nodeDll = null,
     IReadOnlyDictionary<string, string>? extraEnvironment = null) : RelayUnderTest
 {
-    private readonly string _transport = relay == "socket-dotnet" ? "socket" : relay;
+    private readonly string _transport = relay is "socket-dotnet" or "socket-metrics" or "socket-bare" ? "socket" : relay;
+    private readonly CancellationTokenSource _scraping = new();
 
     /// <summary>The pool is sized for the idle-memory measurement too (channels are opened later, through the protocol).</summary>
     public static int MaxIdleChannels { get; set; }
@@ -113,9 +114,15 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
                 ["ACTORRELAY__SOCKET_ENGINE"] = relay == "socket-dotnet" ? "dotnet" : "auto",
                 ["ACTORRELAY__CONTROL__ADMINISTRATORS"] = "127.0.0.1", // the generator reads runtime stats after a forced collection
             };
+        // socket-bare: no per-call quality; socket-metrics: quality and the metrics endpoint, scraped every second as a
+        // Prometheus with a 1 s interval would (the plain socket relay runs the defaults: quality on, no endpoint)
+        if (relay == "socket-bare") env["ACTORRELAY__QUALITY__ENABLED"] = "off";
+        var metricsPort = remotePort + 1000;
+        string[] metrics = relay == "socket-metrics" ? ["--metrics", $"127.0.0.1:{metricsPort}"] : [];
         foreach (var (k, v) in extraEnvironment ?? new Dictionary<string, string>()) env[k] = v;
         Process = Launch("dotnet", [nodeDll ?? Paths.NodeDll, "--transport", _transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
-                "--log-level", "warning"], env, "All set.");
+                "--log-level", "warning", ..metrics], env, "All set.");
+        if (metrics.Length > 0) _ = ScrapeAsync($"http://127.0.0.1:{metricsPort}/metrics", _scraping.Token);
         _node = await generator.ActorSelection($"akka.tcp://actor-relay@127.0.0.1:{remotePort}/user/relay").ResolveOne(TimeSpan.FromSeconds(10));
         var opened = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
             _node.Ask<ChannelOpened>(new OpenChannel($"bench-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(30))));
@@ -124,11 +131,23 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
 
     public IActorRef Node => _node!;
 
+    private static async Task ScrapeAsync(string url, CancellationToken stop)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        while (!stop.IsCancellationRequested)
+        {
+            try { _ = await http.GetStringAsync(url, stop); }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
+            try { await Task.Delay(1000, stop); } catch (TaskCanceledException) { return; }
+        }
+    }
+
     public override async Task<RuntimeStats?> RuntimeAsync() =>
         await _node!.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(10));
 
     public override async ValueTask DisposeAsync()
     {
+        await _scraping.CancelAsync();
         if (Process is { HasExited: false }) { kill(Process.Id, 15); await Process.WaitForExitAsync(new CancellationTokenSource(10_000).Token).ContinueWith(_ => { }); }
         await base.DisposeAsync();
     }
@@ -150,6 +169,17 @@ internal sealed class InProcessActorRelay(string transport, int portMin) : Relay
     public override int Pid => Environment.ProcessId;
     public override bool InProcess => true;
     public IActorRef Node => _node!;
+
+    private static async Task ScrapeAsync(string url, CancellationToken stop)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        while (!stop.IsCancellationRequested)
+        {
+            try { _ = await http.GetStringAsync(url, stop); }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
+            try { await Task.Delay(1000, stop); } catch (TaskCanceledException) { return; }
+        }
+    }
 
     public override async Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels)
     {

@@ -158,6 +158,6 @@ public sealed class NgCall(string callId, NgParty a, DateTimeOffset created)
             new NgCounters(mine.PacketsReceived, mine.BytesReceived, mine.PacketsDropped),
             // what the other side received and relayed leaves through this side's port towards this party
             new NgCounters(other.PacketsForwarded, other.BytesForwarded, 0),
-            flags);
+            flags, rtcp ? null : mine.Quality);
     }
 }

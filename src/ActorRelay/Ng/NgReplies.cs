@@ -1,3 +1,4 @@
+using ActorRelay.Protocol;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -55,7 +56,8 @@ public sealed record NgStreamReport(
     DateTimeOffset? LastPacket,
     NgCounters Received,
     NgCounters Sent,
-    IReadOnlyList<string>? Flags = null);
+    IReadOnlyList<string>? Flags = null,
+    StreamQuality? Quality = null);
 
 /// <summary>One SDP media section of a party: 1-based index, type ("audio"), protocol ("RTP/AVP"), flags (e.g. "initialized", "rtcp-mux").</summary>
 public sealed record NgMediaReport(int Index, string Type, string? Protocol, IReadOnlyList<NgStreamReport> Streams, IReadOnlyList<string>? Flags = null);
@@ -139,7 +141,34 @@ public static class NgReplies
             ("created_us", createdUs % 1_000_000),
             ("last signal", report.LastSignal.ToUnixTimeSeconds()),
             ("tags", new BDictionary(report.Tags.Select(t => KeyValuePair.Create(t.Tag, (BValue)Tag(t))))),
-            ("totals", BDictionary.Of(("RTP", Counters(rtp)), ("RTCP", Counters(rtcp)))));
+            ("totals", BDictionary.Of(("RTP", Counters(rtp)), ("RTCP", Counters(rtcp)))),
+            ("SSRC", Ssrcs(report)));
+    }
+
+    /// <summary>
+    /// Per RTP stream, as rtpengine's "SSRC" dictionary keys it (the SSRC in decimal): the quality the relay measured
+    /// from what that party sent (RFC 3550 loss and jitter, the E-model MOS of docs/quality.md). rtpengine's scales:
+    /// MOS × 10, jitter in milliseconds, packet loss in percent, all integers; ActorRelay adds the counts.
+    /// </summary>
+    private static BDictionary Ssrcs(NgCallReport report)
+    {
+        var entries = new SortedDictionary<string, BValue>(StringComparer.Ordinal);
+        foreach (var q in report.Tags.SelectMany(t => t.Medias).SelectMany(m => m.Streams).Select(s => s.Quality))
+        {
+            if (q is null || q.PacketsExpected == 0) continue;
+            var average = BDictionary.Of(
+                ("MOS", (long)Math.Round(q.Mos * 10)),
+                ("jitter", (long)Math.Round(q.JitterSeconds * 1000)),
+                ("packet loss", (long)Math.Round(q.LossRatio * 100)));
+            entries[q.Ssrc.ToString(CultureInfo.InvariantCulture)] = BDictionary.Of(
+                ("average MOS", average),
+                ("packets expected", q.PacketsExpected),
+                ("packets lost", q.PacketsLost),
+                ("duplicates", q.Duplicates),
+                ("payload type", q.PayloadType),
+                ("clock rate", q.ClockRate));
+        }
+        return new BDictionary(entries);
     }
 
     /// <summary>statistics: {"result": "ok", "statistics": {"currentstatistics": {...}, "totalstatistics": {...}}}.</summary>

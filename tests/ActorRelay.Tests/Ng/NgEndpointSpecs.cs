@@ -441,6 +441,12 @@ public sealed class NgEndpointSpecs(ITestOutputHelper output) : NgEndpointSpecsB
         Assert.True(Int(stream, "stats_out", "packets") > 0);
         Assert.True(Int(query, "totals", "RTP", "packets") > 0);
         Assert.Equal(aSendsTo, Int(query, "tags", TagA, "medias", 0, "streams", 0, "local port"));
+        // the quality of each party's stream, keyed by its SSRC as rtpengine's "SSRC" dictionary is (MOS × 10)
+        var quality = At(query, "SSRC", b.Ssrc.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(Int(quality, "packets expected") > 0);
+        Assert.Equal(0, Int(quality, "packets lost"));
+        Assert.InRange(Int(quality, "average MOS", "MOS"), 40, 45);
+        Assert.Equal(8000, Int(quality, "clock rate"));
 
         Assert.Equal([CallId], List());
 
