@@ -123,3 +123,48 @@ public sealed class CallHistogramTests
             _ => throw new ArgumentException(),
         });
 }
+
+/// <summary>The HTTP endpoint itself: paths, status codes, the not-ready reason.</summary>
+public sealed class MetricsEndpointTests
+{
+    private static int FreeTcpPort()
+    {
+        var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    [Fact]
+    public async Task Ready_answers_503_with_the_reason_until_the_node_is_ready_and_healthz_always_200()
+    {
+        var metrics = new RelayMetrics();
+        var port = FreeTcpPort();
+        using var endpoint = new MetricsEndpoint($"127.0.0.1:{port}", metrics);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+
+        var starting = await http.GetAsync("ready");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, starting.StatusCode);
+        Assert.Equal("not ready: starting\n", await starting.Content.ReadAsStringAsync());
+        metrics.NodeFigures(0, 100, null);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("ready")).StatusCode);
+        metrics.NodeFigures(50, 0, "no free port");
+        var full = await http.GetAsync("ready");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, full.StatusCode);
+        Assert.Equal("not ready: no free port\n", await full.Content.ReadAsStringAsync());
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("healthz")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("elsewhere")).StatusCode);
+        var scrape = await http.GetAsync("metrics");
+        Assert.StartsWith("text/plain", scrape.Content.Headers.ContentType!.ToString());
+        Assert.Contains("actorrelay_ports_free 0\n", await scrape.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("9464")]
+    [InlineData("127.0.0.1:0")]
+    [InlineData("127.0.0.1:70000")]
+    [InlineData(":9464")]
+    public void A_malformed_address_is_refused(string address) =>
+        Assert.Throws<FormatException>(() => MetricsEndpoint.Parse(address));
+}
