@@ -32,7 +32,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private readonly ChannelRegistry _channels;
     private readonly ControlPolicy _policy;
     private readonly RelayLoopPool? _loops;
-    private readonly int _channelLimit;
+    private int _channelLimit;
     private readonly HashSet<IActorRef> _nodeSubscribers = new();
     private readonly Dictionary<Address, OwnerSystem> _owners = new();
     private IPAddress? _advertise;
@@ -44,16 +44,19 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private readonly Metrics.RelayMetrics? _metrics;
     private bool _draining;
     private bool _restoring;
+    /// <summary>The channel limit comes from the descriptors the process held as the node started (not given by the host).</summary>
+    private readonly bool _limitMeasured;
 
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
 
-    public RelayNodeActor(RelaySettings settings, RelayClock clock, int channelLimit, Metrics.RelayMetrics? metrics = null)
+    public RelayNodeActor(RelaySettings settings, RelayClock clock, int? channelLimit, Metrics.RelayMetrics? metrics = null)
     {
         _settings = settings;
         _metrics = metrics;
         _clock = clock;
-        _channelLimit = channelLimit;
+        _limitMeasured = channelLimit is null;
+        _channelLimit = channelLimit ?? NodeCapacity.ChannelLimit(settings, null);
         _policy = settings.ControlPolicy;
         _channels = new ChannelRegistry(new PortPool(settings.PortMin, settings.PortMax));
         if (settings.UsesRelayLoops) _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay, lag: metrics?.LoopLag);
@@ -63,8 +66,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
 
     /// <param name="metrics">Where the node counts for Prometheus (null: nothing is counted for it).</param>
     public static Props Props(RelaySettings settings, RelayClock? clock = null, int? channelLimit = null, Metrics.RelayMetrics? metrics = null) =>
-        Akka.Actor.Props.Create(() => new RelayNodeActor(settings, clock ?? RelayClock.System,
-            channelLimit ?? NodeCapacity.ChannelLimit(settings, null), metrics));
+        Akka.Actor.Props.Create(() => new RelayNodeActor(settings, clock ?? RelayClock.System, channelLimit, metrics));
 
     private int Capacity => Math.Min(_channelLimit, _channels.PortsTotal / 2);
 
@@ -123,6 +125,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         _restoring = true;
         Receive<JournalRecovered>(r =>
         {
+            // the journal holds descriptors of its own now (its database): measure again, before any channel binds
+            if (_limitMeasured) _channelLimit = Math.Min(_channelLimit, NodeCapacity.ChannelLimit(_settings, null));
             foreach (var channel in r.Channels) Restore(channel);
             _restoring = false;
             Become(Running);
