@@ -68,6 +68,7 @@ internal sealed class NgCallBookActor : ReceiveActor
             if (_byChannel.Remove(c.ChannelId, out var call)) call.Tell(c);
         });
         Receive<IChannelEvent>(_ => { });
+        Receive<ChannelNotFound>(_ => { }); // an orphan channel a delete closed had closed by itself meanwhile
         Receive<NodeAnswer>(OnNodeAnswer);
         Receive<Terminated>(t =>
         {
@@ -104,12 +105,15 @@ internal sealed class NgCallBookActor : ReceiveActor
                     actor.Tell(command, replyTo);
                     return;
                 }
-                replyTo.Tell(new NgCommandReply(command.Token, r.Command switch
+                if (r.Command == NgCommand.Delete)
                 {
-                    NgCommand.Delete when !r.Has(NgFlags.Fatal) => NgReplies.Ok(warning: NgErrors.CallNotFound),
-                    NgCommand.Delete => NgReplies.Error(NgErrors.CallNotFound),
-                    _ => NgReplies.Error(NgErrors.UnknownCallId),
-                }));
+                    // a call this book does not know may still have channels on the node: ones the node brought back
+                    // from its journal after a restart (the book itself starts empty). Their ids start with the call-id.
+                    _ctx.Node.Ask<object>(ListChannels.Instance, _ctx.Settings.NodeTimeout)
+                        .PipeTo(Self, success: o => new NodeAnswer(command, replyTo, o), failure: e => new NodeAnswer(command, replyTo, e));
+                    return;
+                }
+                replyTo.Tell(new NgCommandReply(command.Token, NgReplies.Error(NgErrors.UnknownCallId)));
                 return;
             case NgCommand.List:
                 _ctx.Node.Ask<object>(ListChannels.Instance, _ctx.Settings.NodeTimeout)
@@ -138,6 +142,19 @@ internal sealed class NgCallBookActor : ReceiveActor
                     .OrderBy(c => c.Value.Order)
                     .Take(r.Limit ?? NgRequest.DefaultListLimit)
                     .Select(c => c.Key));
+                break;
+            case ChannelList list when r.Command == NgCommand.Delete:
+                var prefix = r.CallId + "/";
+                var orphans = list.Channels.Where(c => c.ChannelId.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+                foreach (var c in orphans) _ctx.Node.Tell(new CloseChannel(c.ChannelId), Self); // its ChannelClosed comes back here
+                if (orphans.Count > 0)
+                    _log.Info("NG delete of call {Call}, unknown to this node's calls: closed its {Count} channel(s) the node held (restored after a restart)",
+                        r.CallId, orphans.Count);
+                reply = orphans.Count > 0 ? NgReplies.Ok()
+                    : r.Has(NgFlags.Fatal) ? NgReplies.Error(NgErrors.CallNotFound) : NgReplies.Ok(warning: NgErrors.CallNotFound);
+                break;
+            case Exception when r.Command == NgCommand.Delete:
+                reply = r.Has(NgFlags.Fatal) ? NgReplies.Error(NgErrors.CallNotFound) : NgReplies.Ok(warning: NgErrors.CallNotFound);
                 break;
             case NodeStatus status when r.Command == NgCommand.Statistics:
                 reply = Statistics(status);

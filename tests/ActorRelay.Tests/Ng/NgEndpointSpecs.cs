@@ -419,6 +419,21 @@ public sealed class NgEndpointSpecs(ITestOutputHelper output) : NgEndpointSpecsB
     }
 
     [Fact]
+    public async Task A_delete_of_a_call_the_book_does_not_know_closes_the_channels_the_node_holds_for_it()
+    {
+        // what a node brings back from its journal after a restart: the call's channels, and an empty call book
+        foreach (var id in new[] { $"{CallId}/{TagA}/1", $"{CallId}/{TagA}/1/rtcp" })
+            Assert.IsType<ChannelOpened>(await Node.Ask<object>(new OpenChannel(id), Wait));
+        Assert.IsType<ChannelOpened>(await Node.Ask<object>(new OpenChannel($"{CallId}x/{TagA}/1"), Wait)); // another call
+        Assert.Equal(NgErrors.CallNotFound, Str(Delete(from: TagA, callId: "never-seen"), "warning"));
+        Assert.Equal(3, (await Channels()).Count);
+
+        var deleted = Delete(from: TagA);
+        Assert.Equal("ok", Str(deleted, "result"));
+        await AwaitAssertAsync(async () => Assert.Equal([$"{CallId}x/{TagA}/1"], (await Channels()).Select(c => c.ChannelId)), Wait);
+    }
+
+    [Fact]
     public async Task Query_list_and_statistics_report_in_rtpengines_shape()
     {
         using var a = new Phone(0xA0000009);

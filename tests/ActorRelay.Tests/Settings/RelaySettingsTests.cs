@@ -105,12 +105,18 @@ public sealed class RelaySettingsTests
     public void The_process_s_descriptors_are_counted()
     {
         if (!OperatingSystem.IsLinux()) return;
-        var before = FileLimits.OpenDescriptors()!.Value;
-        using var a = File.OpenRead(typeof(RelaySettingsTests).Assembly.Location);
-        using var b = File.OpenRead(typeof(RelaySettingsTests).Assembly.Location);
-        var after = FileLimits.OpenDescriptors()!.Value;
-        Assert.True(after >= before + 2, $"{before} then {after} with two more files open"); // other tests may open files meanwhile
+        // other tests open and close sockets meanwhile: two files more must show in one of a few tries (a count that
+        // ignored open files never would)
+        int before = 0, after = 0;
+        for (var attempt = 0; attempt < 20 && after < before + 2; attempt++)
+        {
+            before = FileLimits.OpenDescriptors()!.Value;
+            using var a = File.OpenRead(typeof(RelaySettingsTests).Assembly.Location);
+            using var b = File.OpenRead(typeof(RelaySettingsTests).Assembly.Location);
+            after = FileLimits.OpenDescriptors()!.Value;
+        }
+        Assert.True(after >= before + 2, $"{before} then {after} with two more files open");
         Assert.True(NodeCapacity.ChannelLimit(RelaySettings.Default with { FileDescriptorsReserved = 0 }, openFileLimit: 100_000)
-                    <= (100_000 - after - NodeCapacity.Headroom) / 2 + 1);
+                    <= (100_000 - FileLimits.OpenDescriptors()!.Value + 64 - NodeCapacity.Headroom) / 2 + 1); // 64: others' closes meanwhile
     }
 }
