@@ -85,6 +85,7 @@ public sealed class PlacementEntryActor : ReceiveActor
             Sender.Tell(new NodeChosen(node is null ? null : Address.Parse(node)));
         });
         Receive<PlacementEnded>(e => _choice.Ended(e.Node.ToString(), e.Opened, _clock.WallNow));
+        Receive<GetLoads>(_ => Sender.Tell(new KnownLoads(_choice.Loads.Values.OrderBy(l => l.Node, StringComparer.Ordinal).ToList())));
     }
 
     public static Props Props(IActorRef localNode, RelaySettings settings, RelayClock clock) =>
@@ -117,6 +118,14 @@ public sealed class PlacementEntryActor : ReceiveActor
         Sender.Tell(openId is not null ? new OpenRejected(openId, RejectReason.NotAuthorized, why) : new CommandRejected(command, RejectReason.NotAuthorized, why));
         return false;
     }
+
+    /// <summary>In-process diagnostics: the last load the entry point knows of each node. Reply: <see cref="KnownLoads"/>.</summary>
+    public sealed record GetLoads
+    {
+        public static readonly GetLoads Instance = new();
+    }
+
+    public sealed record KnownLoads(IReadOnlyList<NodeLoad> Loads);
 
     internal sealed record ChooseNode(IReadOnlySet<string> Refused);
     internal sealed record NodeChosen(Address? Node);
