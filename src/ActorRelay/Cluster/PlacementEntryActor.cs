@@ -58,6 +58,16 @@ public sealed class PlacementEntryActor : ReceiveActor
             if (string.IsNullOrEmpty(o.ChannelId)) { Sender.Tell(new OpenRejected(o.ChannelId ?? "", RejectReason.InvalidRequest, "ChannelId must not be empty")); return; }
             Serve(o.ChannelId, o);
         });
+        Receive<PlaceNear>(p =>
+        {
+            if (!Allowed(nameof(OpenChannel), p.Open?.ChannelId)) return;
+            if (string.IsNullOrEmpty(p.Open?.ChannelId) || p.Near is null || p.Near.IsNobody())
+            {
+                Sender.Tell(new OpenRejected(p.Open?.ChannelId ?? "", RejectReason.InvalidRequest, "PlaceNear needs a channel id and the channel to place it near"));
+                return;
+            }
+            Serve(p.Open.ChannelId, p);
+        });
         Receive<CloseChannel>(c => { if (Allowed(nameof(CloseChannel))) Serve(c.ChannelId, c); });
         Receive<GetChannel>(g => { if (Allowed(nameof(GetChannel))) Serve(g.ChannelId, g); });
         Receive<ResignalSide>(r => { if (Allowed(nameof(ResignalSide))) Serve(r.ChannelId, r); });
@@ -84,6 +94,7 @@ public sealed class PlacementEntryActor : ReceiveActor
             if (node is not null) _choice.Started(node);
             Sender.Tell(new NodeChosen(node is null ? null : Address.Parse(node)));
         });
+        Receive<PlacementStarted>(s => _choice.Started(s.Node.ToString()));
         Receive<PlacementEnded>(e => _choice.Ended(e.Node.ToString(), e.Opened, _clock.WallNow));
         Receive<GetLoads>(_ => Sender.Tell(new KnownLoads(_choice.Loads.Values.OrderBy(l => l.Node, StringComparer.Ordinal).ToList())));
     }
@@ -129,6 +140,7 @@ public sealed class PlacementEntryActor : ReceiveActor
 
     internal sealed record ChooseNode(IReadOnlySet<string> Refused);
     internal sealed record NodeChosen(Address? Node);
+    internal sealed record PlacementStarted(Address Node);
     internal sealed record PlacementEnded(Address Node, bool Opened);
 }
 
@@ -149,7 +161,7 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Address _self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
     private readonly HashSet<string> _refused = new(StringComparer.Ordinal);
-    private int _answers;
+    private readonly HashSet<Address> _answered = new();
     private OpenRejected? _lastRefusal;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -183,17 +195,22 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
         Receive<ChannelLocated>(l =>
         {
             if (l.Found) { Found(NodeOf(Sender)); return; }
-            if (++_answers == _nodes.Count) NotFound();
+            _answered.Add(NodeOf(Sender));
+            if (_answered.Count == _nodes.Count) NotFound();
         });
         Receive<CommandRejected>(r =>
         {
             _log.Warning("Channel {Channel}: {Node} refused to locate it: {Message}", _channelId, Sender.Path.Address, r.Message);
-            if (++_answers == _nodes.Count) NotFound();
+            _answered.Add(NodeOf(Sender));
+            if (_answered.Count == _nodes.Count) NotFound();
         });
         Receive<Timeout>(_ =>
         {
-            _log.Warning("Channel {Channel}: {Missing} of {Count} relay nodes did not say within {Timeout} whether they hold it; going on without them",
-                _channelId, _nodes.Count - _answers, _nodes.Count, _settings.ClusterNodeTimeout);
+            // a node that does not answer (crashed, cut off, not yet seen unreachable) gets no new channel either
+            var silent = _nodes.Where(n => !_answered.Contains(n)).ToList();
+            foreach (var n in silent) _refused.Add(n.ToString());
+            _log.Warning("Channel {Channel}: relay nodes {Nodes} did not say within {Timeout} whether they hold it; going on without them",
+                _channelId, string.Join(", ", silent), _settings.ClusterNodeTimeout);
             NotFound();
         });
         ReceiveAny(Unhandled);
@@ -203,6 +220,7 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
     {
         Timers.CancelAll();
         if (_command is OpenChannel open) Place(node, open); // the node's own idempotency answers the retry
+        else if (_command is PlaceNear near) Place(node, near.Open);
         else
         {
             NodeAt(node).Tell(_command, _requester);
@@ -214,6 +232,15 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
     {
         Timers.CancelAll();
         if (_command is OpenChannel) { Choose(); return; }
+        if (_command is PlaceNear near)
+        {
+            // with the channel it belongs with, or nowhere: a refusal there is the answer
+            _refused.UnionWith(RelayMembership.UsableRelayNodes(Context.System, _settings.ClusterRole).Select(n => n.ToString()));
+            var node = NodeOf(near.Near);
+            Context.Parent.Tell(new PlacementEntryActor.PlacementStarted(node));
+            Place(node, near.Open, counted: true);
+            return;
+        }
         _requester.Tell(new ChannelNotFound(_channelId));
         Context.Stop(Self);
     }
@@ -235,7 +262,7 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
                 Context.Stop(Self);
                 return;
             }
-            Place(c.Node, (OpenChannel)_command, counted: true);
+            Place(c.Node, _command as OpenChannel ?? ((PlaceNear)_command).Open, counted: true);
         });
         ReceiveAny(Unhandled);
     }
@@ -274,6 +301,14 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
         Receive<Timeout>(_ =>
         {
             if (counted) Context.Parent.Tell(new PlacementEntryActor.PlacementEnded(node, false));
+            if (!RelayMembership.UsableRelayNodes(Context.System, _settings.ClusterRole).Contains(node))
+            {
+                // the node is unreachable or gone now: whatever it opened is lost with it; the channel goes elsewhere
+                _log.Warning("Channel {Channel}: {Node} did not answer and is no longer usable; trying another node", _channelId, node);
+                _refused.Add(node.ToString());
+                Choose();
+                return;
+            }
             // not elsewhere: the channel may be open there, and a second one must not be; a retry locates it
             _requester.Tell(new OpenRejected(_channelId, RejectReason.ChannelFailed,
                 $"relay node {node} did not answer within {_settings.ClusterNodeTimeout}; retry the open (it finds the channel if it opened there)"));

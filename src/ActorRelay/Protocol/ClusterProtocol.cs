@@ -26,6 +26,13 @@ public sealed record NodeLoad(string Node, int ChannelsOpen, int Capacity, int P
 /// </summary>
 public sealed record PlaceChannel(OpenChannel Open, IActorRef Opener) : IRelayCommand;
 
+/// <summary>
+/// To the placement entry point: open <paramref name="Open"/> on the node where the channel <paramref name="Near"/>
+/// lives (the channels of one call stay together: an RTCP channel on the ports next to its RTP channel's, every stream
+/// of a call behind one advertised address), not elsewhere when that node refuses. Reply: ChannelOpened or OpenRejected.
+/// </summary>
+public sealed record PlaceNear(OpenChannel Open, IActorRef Near) : IRelayCommand;
+
 /// <summary>Does the node hold a channel by this id (opening, open or closing)? Reply: <see cref="ChannelLocated"/>.</summary>
 public sealed record LocateChannel(string ChannelId) : IRelayCommand;
 

@@ -122,6 +122,11 @@ public sealed class RelayClusterSpecs : TestKit
         await supervisor.FishForMessageAsync(m => m is ChannelClosed { ChannelId: "spread-8" }, Wait);
         Assert.IsType<ChannelNotFound>(await entry.Ask<object>(new GetChannel("spread-8"), Wait));
 
+        // a call's later channel goes where its first one is (the NG endpoint's RTCP and further streams)
+        var onThird = opened.First(o => HostOf(o) == Hosts[2]);
+        var near = await entry.Ask<ChannelOpened>(new PlaceNear(new OpenChannel("near-1", Subscriber: supervisor.Ref), onThird.Channel), Wait);
+        Assert.Equal(Hosts[2], HostOf(near));
+
         // drain the third node: it takes no new channel
         var third = await _nodes[2].ActorSelection("/user/relay").ResolveOne(Wait);
         await third.Ask<NodeDrained>(DrainNode.Instance, Wait);
