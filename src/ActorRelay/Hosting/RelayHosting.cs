@@ -62,6 +62,8 @@ public sealed class RelayOptions
     public TimeSpan? ClusterLoadInterval { get; set; }
     /// <summary>The ActorSystem name "HOST:PORT" seeds stand for (every member of a cluster has the same). Default: the node process's, "actor-relay".</summary>
     public string ClusterSystemName { get; set; } = "actor-relay";
+    /// <summary>relay.cluster.drain-keeps-calls: stopping keeps the calls until they end or the drain's deadline.</summary>
+    public bool? DrainKeepsCalls { get; set; }
 
     /// <summary>The HOCON these options stand for (only what is set).</summary>
     public override string ToString()
@@ -114,6 +116,7 @@ public sealed class RelayOptions
         SetList("relay.ng.allow", NgAllow);
         SetList("relay.cluster.seed-nodes", ClusterSeeds);
         Set("relay.cluster.load-interval", ClusterLoadInterval);
+        Set("relay.cluster.drain-keeps-calls", DrainKeepsCalls is { } k ? (k ? "on" : "off") : null);
         if (MaxDatagram is { } max) sb.Append(RelaySettings.AkkaIoHocon(max));
         return sb.ToString();
     }
@@ -202,7 +205,9 @@ public static class RelayHostingExtensions
             try
             {
                 // a little under the phase's timeout, so a slow drain is reported here rather than cut off by the phase
-                await node.Ask<NodeDrained>(DrainNode.Instance, deadline * 0.9);
+                // with drain-keeps-calls the calls may end by themselves until the deadline, less the time closing takes
+                var keep = settings.DrainKeepsCalls ? deadline * 0.9 - settings.CloseTimeout : TimeSpan.Zero;
+                await node.Ask<NodeDrained>(keep > TimeSpan.Zero ? new DrainNode(keep) : DrainNode.Instance, deadline * 0.9);
             }
             catch (Exception e)
             {

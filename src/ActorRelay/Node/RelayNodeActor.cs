@@ -146,13 +146,17 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private void Running()
     {
         Receive<OpenChannel>(Open);
-        Receive<DrainNode>(_ =>
+        Receive<DrainNode>(d =>
         {
             if (!Authorized(nameof(DrainNode), privileged: true)) return;
             _drainRequester = Sender;
-            _log.Info("Node draining: closing {Count} channels", _channels.Count);
             _draining = true;
-            foreach (var r in _channels.Records) r.Actor.Tell(CloseWithReason.NodeStopping);
+            if (d.KeepChannelsFor is { } keep && keep > TimeSpan.Zero && _channels.Count > 0)
+            {
+                _log.Info("Node draining: no new channel; its {Count} channels are kept until they end, for at most {Deadline}", _channels.Count, keep);
+                Timers.StartSingleTimer("drain-deadline", DrainDeadline.Instance, keep);
+            }
+            else CloseAllForDrain();
             Become(Draining);
             TryFinishDrain();
         });
@@ -165,11 +169,21 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         {
             if (Authorized(nameof(OpenChannel), openRequest: o)) Reject(o.ChannelId, RejectReason.ShuttingDown, "the node is stopping");
         });
-        Receive<DrainNode>(_ =>
+        Receive<DrainNode>(d =>
         {
             if (!Authorized(nameof(DrainNode), privileged: true)) return;
             _drainRequester = Sender;
+            if (d.KeepChannelsFor is null && Timers.IsTimerActive("drain-deadline"))
+            {
+                Timers.Cancel("drain-deadline");
+                CloseAllForDrain(); // asked again without keeping them: now
+            }
             TryFinishDrain();
+        });
+        Receive<DrainDeadline>(_ =>
+        {
+            _log.Info("Node drain deadline passed: closing the {Count} channels left", _channels.Count);
+            CloseAllForDrain();
         });
         Common();
     }
@@ -614,9 +628,16 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         TryFinishDrain();
     }
 
+    private void CloseAllForDrain()
+    {
+        _log.Info("Node draining: closing {Count} channels", _channels.Count);
+        foreach (var r in _channels.Records) r.Actor.Tell(CloseWithReason.NodeStopping);
+    }
+
     private void TryFinishDrain()
     {
         if (_drainRequester is null || _channels.Count > 0) return;
+        Timers.Cancel("drain-deadline");
         _log.Info("Node drained: all channels closed, all ports released");
         var drained = new NodeDrained(_channels.PortsFree, _channels.PortsTotal);
         var requester = _drainRequester;
@@ -733,4 +754,9 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     }
 
     private sealed record OpenerLostGraceOver(string ChannelId, IActorRef Channel);
+
+    private sealed record DrainDeadline
+    {
+        public static readonly DrainDeadline Instance = new();
+    }
 }

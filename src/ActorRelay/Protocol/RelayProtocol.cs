@@ -316,9 +316,12 @@ public sealed record NodeStatus(
 
 /// <summary>
 /// Drains the node: closes every channel (reason NodeStopping), refuses new ones (ShuttingDown) and replies
-/// <see cref="NodeDrained"/> once every port is free. What stopping the node does first.
+/// <see cref="NodeDrained"/> once every port is free. What stopping the node does first. With
+/// <paramref name="KeepChannelsFor"/> the channels are kept until they end, for at most that long, and then the rest
+/// close (a relay cluster's node leaving: new calls go to the other nodes meanwhile); a DrainNode without it, sent
+/// while the node drains, closes them now.
 /// </summary>
-public sealed record DrainNode : IRelayCommand
+public sealed record DrainNode(TimeSpan? KeepChannelsFor = null) : IRelayCommand
 {
     public static readonly DrainNode Instance = new();
 }

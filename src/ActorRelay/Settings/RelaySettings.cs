@@ -70,6 +70,8 @@ public sealed record RelaySettings
     public required TimeSpan ClusterLoadInterval { get; init; }
     public required string ClusterEntryName { get; init; }
     public required TimeSpan ClusterNodeTimeout { get; init; }
+    /// <summary>relay.cluster.drain-keeps-calls: stopping keeps the calls until they end (or the drain's deadline).</summary>
+    public required bool DrainKeepsCalls { get; init; }
 
     /// <summary>True when the node joins a relay cluster (relay.cluster.seed-nodes is set).</summary>
     public bool Clustered => ClusterSeeds.Count > 0;
@@ -143,6 +145,7 @@ public sealed record RelaySettings
             ClusterLoadInterval = r.Duration("cluster.load-interval"),
             ClusterEntryName = r.String("cluster.entry-name").Trim(),
             ClusterNodeTimeout = r.Duration("cluster.node-timeout"),
+            DrainKeepsCalls = r.Bool("cluster.drain-keeps-calls"),
         };
         s.Validate();
         return s;

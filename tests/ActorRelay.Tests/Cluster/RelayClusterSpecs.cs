@@ -88,7 +88,7 @@ public sealed class RelayClusterSpecs : TestKit
     }
 
     [Fact]
-    public async Task Three_nodes_spread_300_channels_evenly_list_them_cluster_wide_and_a_draining_node_gets_none()
+    public async Task Three_nodes_spread_300_channels_evenly_list_them_cluster_wide_and_a_draining_node_gets_none_and_leaves_after_its_last_channel()
     {
         var entry = await StartClusterAsync([0, 0, 0]);
         var supervisor = CreateTestProbe(_nodes[0]);
@@ -127,13 +127,27 @@ public sealed class RelayClusterSpecs : TestKit
         var near = await entry.Ask<ChannelOpened>(new PlaceNear(new OpenChannel("near-1", Subscriber: supervisor.Ref), onThird.Channel), Wait);
         Assert.Equal(Hosts[2], HostOf(near));
 
-        // drain the third node: it takes no new channel
+        // drain the third node, keeping its calls: it takes no new channel, and is drained when its last call ends
         var third = await _nodes[2].ActorSelection("/user/relay").ResolveOne(Wait);
-        await third.Ask<NodeDrained>(DrainNode.Instance, Wait);
+        var drainer = CreateTestProbe(_nodes[2]);
+        third.Tell(new DrainNode(KeepChannelsFor: TimeSpan.FromMinutes(10)), drainer.Ref);
         var after = await OpenAsync(entry, supervisor.Ref, "after-drain", 40);
         Assert.DoesNotContain(after, o => HostOf(o) == Hosts[2]);
         Assert.Contains(after, o => HostOf(o) == Hosts[0]);
         Assert.Contains(after, o => HostOf(o) == Hosts[1]);
+        foreach (var o in opened.Append(near).Where(o => HostOf(o) == Hosts[2] && o.ChannelId != "spread-8")) // spread-8 is closed
+        {
+            supervisor.Send(entry, new CloseChannel(o.ChannelId));
+            await supervisor.FishForMessageAsync(m => m is ChannelClosed c && c.ChannelId == o.ChannelId, Wait);
+        }
+        await drainer.ExpectMsgAsync<NodeDrained>(Wait);
+
+        // then it stops as SIGTERM stops it (coordinated shutdown: drained, then it leaves the cluster gracefully)
+        var leaving = Akka.Cluster.Cluster.Get(_nodes[2]).SelfAddress;
+        await Akka.Actor.CoordinatedShutdown.Get(_nodes[2]).Run(Akka.Actor.CoordinatedShutdown.ClrExitReason.Instance);
+        await supervisor.AwaitAssertAsync(() =>
+            Assert.DoesNotContain(Akka.Cluster.Cluster.Get(_nodes[0]).State.Members, m => m.Address.Equals(leaving)), Wait, TimeSpan.FromMilliseconds(200));
+        Assert.Equal(2, RelayMembership.UsableRelayNodes(_nodes[0], "relay").Count);
     }
 
     [Fact]
