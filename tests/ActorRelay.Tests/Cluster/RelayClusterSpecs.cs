@@ -36,12 +36,13 @@ public sealed class RelayClusterSpecs : TestKit
 
     /// <summary>Starts the three nodes (the seed first), the relay in each as the node process would, and waits for three members with loads.</summary>
     /// <param name="maxChannels">relay.max-channels of each node (0 = the open-file limit).</param>
-    private async Task<IActorRef> StartClusterAsync(int[] maxChannels, bool[]? crashable = null)
+    /// <param name="ports">The nodes' UDP ports: the same range on each node's own address, below TestPorts' areas
+    /// (2000+) so that no other spec's range, nor its count of bound ports, meets them.</param>
+    private async Task<IActorRef> StartClusterAsync(int[] maxChannels, (int Min, int Max) ports, bool[]? crashable = null)
     {
         var seed = $"{Hosts[0]}:{FreeTcpPort(Hosts[0])}";
         for (var i = 0; i < Hosts.Length; i++)
         {
-            var ports = TestPorts.Block(400);
             var port = i == 0 ? seed.Split(':')[1] : "0";
             var config = ConfigurationFactory.ParseString($$"""
                 akka.loglevel = WARNING
@@ -90,7 +91,7 @@ public sealed class RelayClusterSpecs : TestKit
     [Fact]
     public async Task Three_nodes_spread_300_channels_evenly_list_them_cluster_wide_and_a_draining_node_gets_none_and_leaves_after_its_last_channel()
     {
-        var entry = await StartClusterAsync([0, 0, 0]);
+        var entry = await StartClusterAsync([0, 0, 0], (1100, 1399));
         var supervisor = CreateTestProbe(_nodes[0]);
 
         var opened = await OpenAsync(entry, supervisor.Ref, "spread", 300);
@@ -154,7 +155,7 @@ public sealed class RelayClusterSpecs : TestKit
     public async Task A_full_node_gets_no_channel_and_a_lost_node_reaches_the_supervisor_within_10_s()
     {
         // the third node holds at most 10 channels and has them already; the second one can crash
-        var entry = await StartClusterAsync([0, 0, 10], crashable: [false, true, false]);
+        var entry = await StartClusterAsync([0, 0, 10], (1500, 1699), crashable: [false, true, false]);
         var supervisor = CreateTestProbe(_nodes[0]);
         var third = await _nodes[2].ActorSelection("/user/relay").ResolveOne(Wait);
         for (var i = 0; i < 10; i++) Assert.IsType<ChannelOpened>(await third.Ask<object>(new OpenChannel($"local-{i}"), Wait));
@@ -182,7 +183,7 @@ public sealed class RelayClusterSpecs : TestKit
 
     protected override void AfterAll()
     {
-        Task.WaitAll(_nodes.Select(s => s.Terminate()).ToArray(), TimeSpan.FromSeconds(20));
+        Task.WaitAll(_nodes.Select(s => s.Terminate()).ToArray(), TimeSpan.FromSeconds(30));
         base.AfterAll();
     }
 }
