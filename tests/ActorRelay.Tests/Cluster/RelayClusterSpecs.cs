@@ -8,7 +8,6 @@ using ActorRelay.Cluster;
 using ActorRelay.Hosting;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
-using ActorRelay.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
