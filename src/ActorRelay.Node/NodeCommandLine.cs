@@ -1,3 +1,4 @@
+using ActorRelay.Cluster;
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
@@ -20,7 +21,8 @@ internal sealed record NodeOptions(
     string? LogLevel,
     bool KeepChannels = false,
     IReadOnlyList<string>? Ng = null,
-    IReadOnlyList<string>? Metrics = null);
+    IReadOnlyList<string>? Metrics = null,
+    IReadOnlyList<string>? Seeds = null);
 
 /// <summary>Thrown for a command line the node cannot run with; Message is what the user sees.</summary>
 internal sealed class UsageException(string message) : Exception(message);
@@ -55,6 +57,12 @@ internal static class NodeCommandLine
         Arity = ArgumentArity.OneOrMore,
         AllowMultipleArgumentsPerToken = false,
     };
+    private static readonly Option<string[]> SeedOption = new("--seed")
+    {
+        Description = "HOST:PORT — a seed node of the relay cluster (its --remote-host and --remote-port); repeatable. Without it the node runs alone",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
     private static readonly Option<string[]> MetricsOption = new("--metrics")
     {
         Description = "ADDR:PORT — serve /metrics (Prometheus), /healthz and /ready over HTTP on this address, e.g. 127.0.0.1:9464; repeatable",
@@ -69,7 +77,7 @@ internal static class NodeCommandLine
     public static RootCommand Command() => new("ActorRelay node: a UDP relay with NAT latching, channels opened by message or as LEFT:RIGHT pairs")
     {
         PairsArgument, ConfigOption, BindOption, AdvertiseOption, TransportOption, LatchOption,
-        RemoteHostOption, RemotePortOption, LogLevelOption, KeepChannelsOption, NgOption, MetricsOption,
+        RemoteHostOption, RemotePortOption, LogLevelOption, KeepChannelsOption, NgOption, MetricsOption, SeedOption,
     };
 
     /// <summary>
@@ -96,11 +104,15 @@ internal static class NodeCommandLine
                 ? p
                 : throw new UsageException($"--remote-port must be a TCP port in 0..65535 (0 = any free port), got \"{port}\"")
             : null;
+        var seeds = r.GetValue(SeedOption) ?? [];
+        foreach (var seed in seeds)
+            try { _ = RelayMembership.SeedAddress("actor-relay", seed); }
+            catch (ConfigurationException) { throw new UsageException($"--seed must be HOST:PORT (a seed node's --remote-host and --remote-port), got \"{seed}\""); }
         var level = r.GetValue(LogLevelOption);
         if (level is not null) _ = NodeLogging.Parse(level, "--log-level");
         CheckDistinct(pairs, "the command line");
         return new NodeOptions(pairs, r.GetValue(ConfigOption), bind, advertise, transport, latch, remoteHost, remotePort, level,
-            r.GetValue(KeepChannelsOption), r.GetValue(NgOption) ?? [], r.GetValue(MetricsOption) ?? []);
+            r.GetValue(KeepChannelsOption), r.GetValue(NgOption) ?? [], r.GetValue(MetricsOption) ?? [], seeds);
     }
 
     private static void Check(string option, Action parse, string expected, string value)

@@ -20,6 +20,9 @@ internal static class NodeConfiguration
 {
     public const string EnvironmentPrefix = "ACTORRELAY__";
 
+    /// <summary>The node process's ActorSystem name: akka.tcp://actor-relay@HOST:PORT.</summary>
+    public const string SystemName = "actor-relay";
+
     private static readonly Lazy<SettingsSchema> Reference = new(() => new SettingsSchema(RelaySettings.DefaultConfig()));
 
     public static SettingsSchema Schema => Reference.Value;
@@ -39,7 +42,21 @@ internal static class NodeConfiguration
         if (env.Length > 0) config = Parse(env, "environment").WithFallback(config);
         var cli = FromOptions(options);
         if (cli.Length > 0) config = Parse(cli, "command line").WithFallback(config);
-        return config;
+        return WithCluster(config);
+    }
+
+    /// <summary>
+    /// With relay.cluster.seed-nodes set (--seed, the file, the environment), what a relay cluster member needs: the
+    /// cluster provider, the seeds as Akka addresses of the node process's system, the relay role.
+    /// </summary>
+    public static Config WithCluster(Config config)
+    {
+        RelaySettings settings;
+        try { settings = RelaySettings.From(config); }
+        catch (ConfigurationException) { return config; } // the node reports it where it reads its settings
+        if (!settings.Clustered) return config;
+        try { return ActorRelay.Cluster.RelayMembership.Hocon(SystemName, settings.ClusterSeeds, settings.ClusterRole).WithFallback(config); }
+        catch (ConfigurationException e) { throw new UsageException(e.Message); }
     }
 
     /// <summary>
@@ -128,6 +145,7 @@ internal static class NodeConfiguration
         if (o.KeepChannels) Set("relay.persistence.keep-channels-on-stop", "on");
         if (o.Metrics is { Count: > 0 } metrics) sb.Append("relay.metrics.listen = [").Append(string.Join(", ", metrics.Select(Quote))).Append("]\n");
         if (o.Ng is { Count: > 0 } ng) sb.Append("relay.ng.listen = [").Append(string.Join(", ", ng.Select(Quote))).Append("]\n");
+        if (o.Seeds is { Count: > 0 } seeds) sb.Append("relay.cluster.seed-nodes = [").Append(string.Join(", ", seeds.Select(Quote))).Append("]\n");
         return sb.ToString();
     }
 

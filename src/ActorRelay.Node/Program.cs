@@ -106,7 +106,7 @@ internal static class NodeProgram
 
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddAkka("actor-relay", (akka, _) =>
+        builder.Services.AddAkka(NodeConfiguration.SystemName, (akka, _) =>
         {
             akka.AddHocon(settings.AkkaIoConfig(), HoconAddMode.Prepend)
                 .AddHocon(config, HoconAddMode.Prepend)
@@ -120,6 +120,8 @@ internal static class NodeProgram
             {
                 akka.WithRemoting(remote.Hostname, remote.Port, remote.PublicHostname);
                 if (tls is not null) akka.AddHocon(RelayTls.Hocon, HoconAddMode.Prepend).AddSetup(tls);
+                // a relay cluster member (relay.cluster.seed-nodes, --seed): NodeConfiguration wrote its cluster settings
+                if (settings.Clustered) akka.WithActorRefProvider(ProviderSelection.Cluster.Instance);
             }
             akka.WithActorRelay();
         });

@@ -55,6 +55,15 @@ public sealed class RelayOptions
     public IReadOnlyList<string>? NgListen { get; set; }
     /// <summary>relay.ng.allow: who may send NG commands (addresses or prefixes; default loopback only).</summary>
     public IReadOnlyList<string>? NgAllow { get; set; }
+    /// <summary>relay.cluster.seed-nodes: "HOST:PORT" (or Akka addresses) of the relay cluster's seed nodes; set, the system
+    /// becomes a cluster member with the relay role (<see cref="Apply"/> sets the cluster provider). Null or empty: alone.</summary>
+    public IReadOnlyList<string>? ClusterSeeds { get; set; }
+    /// <summary>relay.cluster.load-interval: how often the node publishes its load to the cluster.</summary>
+    public TimeSpan? ClusterLoadInterval { get; set; }
+    /// <summary>The ActorSystem name "HOST:PORT" seeds stand for (every member of a cluster has the same). Default: the node process's, "actor-relay".</summary>
+    public string ClusterSystemName { get; set; } = "actor-relay";
+    /// <summary>relay.cluster.drain-keeps-calls: stopping keeps the calls until they end or the drain's deadline.</summary>
+    public bool? DrainKeepsCalls { get; set; }
 
     /// <summary>The HOCON these options stand for (only what is set).</summary>
     public override string ToString()
@@ -105,6 +114,9 @@ public sealed class RelayOptions
         Set("relay.control.opener-lost-grace", OpenerLostGrace);
         SetList("relay.ng.listen", NgListen);
         SetList("relay.ng.allow", NgAllow);
+        SetList("relay.cluster.seed-nodes", ClusterSeeds);
+        Set("relay.cluster.load-interval", ClusterLoadInterval);
+        Set("relay.cluster.drain-keeps-calls", DrainKeepsCalls is { } k ? (k ? "on" : "off") : null);
         if (MaxDatagram is { } max) sb.Append(RelaySettings.AkkaIoHocon(max));
         return sb.ToString();
     }
@@ -114,6 +126,8 @@ public sealed class RelayOptions
     {
         var hocon = ToString();
         if (hocon.Length > 0) builder.AddHocon(hocon, HoconAddMode.Prepend);
+        if (ClusterSeeds is { Count: > 0 } seeds)
+            builder.AddHocon(Cluster.RelayMembership.Hocon(ClusterSystemName, seeds, RelaySettings.Default.ClusterRole), HoconAddMode.Prepend);
     }
 }
 
@@ -154,8 +168,20 @@ public static class RelayHostingExtensions
                 $"akka.io.udp.disabled-buffer-pool.buffer-size ({configuredBuffer}) must exceed relay.max-datagram ({settings.MaxDatagram}), " +
                 "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
         var metrics = settings.MetricsListen.Count > 0 ? new Metrics.RelayMetrics() : null;
+        if (settings.Clustered && !Cluster.RelayMembership.IsClustered(system))
+            throw new ConfigurationException("relay.cluster.seed-nodes is set but the system is not a cluster member: set akka.actor.provider = cluster " +
+                "(RelayOptions.ClusterSeeds, or RelayMembership.Hocon, writes what a relay cluster member needs)");
         var node = system.ActorOf(RelayNodeActor.Props(settings, clock, metrics: metrics), settings.NodeName);
-        NgEndpoint.Start(system, node, clock);
+        var entry = node;
+        if (settings.Clustered)
+        {
+            // the cluster: the node's load goes to the replicated load map, and the placement entry point serves every
+            // supervisor (and the NG endpoint) for the whole cluster
+            system.ActorOf(Cluster.NodeLoadPublisher.Props(node, settings, clock ?? RelayClock.System), "relay-load");
+            entry = system.ActorOf(Cluster.PlacementEntryActor.Props(node, settings, clock ?? RelayClock.System), settings.ClusterEntryName);
+            system.Log.Info("Relay cluster member with role {0}; placement entry point at /user/{1}", settings.ClusterRole, settings.ClusterEntryName);
+        }
+        NgEndpoint.Start(system, entry, clock);
         if (metrics is not null)
         {
             var endpoints = settings.MetricsListen.Select(a => new Metrics.MetricsEndpoint(a, metrics)).ToList();
@@ -179,7 +205,9 @@ public static class RelayHostingExtensions
             try
             {
                 // a little under the phase's timeout, so a slow drain is reported here rather than cut off by the phase
-                await node.Ask<NodeDrained>(DrainNode.Instance, deadline * 0.9);
+                // with drain-keeps-calls the calls may end by themselves until the deadline, less the time closing takes
+                var keep = settings.DrainKeepsCalls ? deadline * 0.9 - settings.CloseTimeout : TimeSpan.Zero;
+                await node.Ask<NodeDrained>(keep > TimeSpan.Zero ? new DrainNode(keep) : DrainNode.Instance, deadline * 0.9);
             }
             catch (Exception e)
             {

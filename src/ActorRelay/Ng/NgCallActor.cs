@@ -14,7 +14,8 @@ internal sealed record NgCallContext(
     bool DualStack,
     IPAddress? HostIPv4,
     IPAddress? HostIPv6,
-    RelayClock Clock)
+    RelayClock Clock,
+    bool Clustered = false)
 {
     /// <summary>RTCP carries no sequence numbers, so the rtp and auto modes' probation never passes: RTCP channels latch as first.</summary>
     public LatchMode? RtcpLatchMode => NodeLatchMode is LatchMode.Rtp or LatchMode.Auto ? LatchMode.First : null;
@@ -332,7 +333,9 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
         {
             var open = request(generation);
             _book.Tell(new NgWatchChannel(_callId, open.ChannelId), _self);
-            var reply = await Ask(open);
+            // in a relay cluster the call's later channels go where its first one is (one address in the SDP)
+            var reply = await Ask(_ctx.Clustered && _anchor is { } near ? new PlaceNear(open, near) : open);
+            if (reply is ChannelOpened { Channel: var placed }) _anchor ??= placed;
             if (reply is OpenRejected { Reason: RejectReason.Conflict } && generation < 16) continue;
             return reply is ChannelOpened or OpenRejected ? reply : throw NgFailure.Error($"Unexpected reply from the relay node: {reply}");
         }
@@ -403,6 +406,9 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
         }));
         return result;
     }
+
+    /// <summary>The call's first channel: in a relay cluster, where its other channels are placed.</summary>
+    private IActorRef? _anchor;
 
     private async Task<object> Ask(object message)
     {

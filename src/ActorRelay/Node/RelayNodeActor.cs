@@ -46,6 +46,11 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private bool _restoring;
     /// <summary>The channel limit comes from the descriptors the process held as the node started (not given by the host).</summary>
     private readonly bool _limitMeasured;
+    /// <summary>Set while the node serves a relay peer's <see cref="PlaceChannel"/> or <see cref="ListChannelsFor"/>: the supervisor it acts for.</summary>
+    private Address? _actingFor;
+
+    /// <summary>Whose request this is: the sender's system, or the supervisor a relay peer acts for.</summary>
+    private Address From => _actingFor ?? Sender.Path.Address;
 
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
@@ -146,13 +151,17 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private void Running()
     {
         Receive<OpenChannel>(Open);
-        Receive<DrainNode>(_ =>
+        Receive<DrainNode>(d =>
         {
             if (!Authorized(nameof(DrainNode), privileged: true)) return;
             _drainRequester = Sender;
-            _log.Info("Node draining: closing {Count} channels", _channels.Count);
             _draining = true;
-            foreach (var r in _channels.Records) r.Actor.Tell(CloseWithReason.NodeStopping);
+            if (d.KeepChannelsFor is { } keep && keep > TimeSpan.Zero && _channels.Count > 0)
+            {
+                _log.Info("Node draining: no new channel; its {Count} channels are kept until they end, for at most {Deadline}", _channels.Count, keep);
+                Timers.StartSingleTimer("drain-deadline", DrainDeadline.Instance, keep);
+            }
+            else CloseAllForDrain();
             Become(Draining);
             TryFinishDrain();
         });
@@ -165,11 +174,21 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         {
             if (Authorized(nameof(OpenChannel), openRequest: o)) Reject(o.ChannelId, RejectReason.ShuttingDown, "the node is stopping");
         });
-        Receive<DrainNode>(_ =>
+        Receive<DrainNode>(d =>
         {
             if (!Authorized(nameof(DrainNode), privileged: true)) return;
             _drainRequester = Sender;
+            if (d.KeepChannelsFor is null && Timers.IsTimerActive("drain-deadline"))
+            {
+                Timers.Cancel("drain-deadline");
+                CloseAllForDrain(); // asked again without keeping them: now
+            }
             TryFinishDrain();
+        });
+        Receive<DrainDeadline>(_ =>
+        {
+            _log.Info("Node drain deadline passed: closing the {Count} channels left", _channels.Count);
+            CloseAllForDrain();
         });
         Common();
     }
@@ -179,19 +198,46 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         Receive<CloseChannel>(c => WithChannel(nameof(CloseChannel), c.ChannelId, r => r.Actor.Forward(c)));
         Receive<GetChannel>(g => WithChannel(nameof(GetChannel), g.ChannelId, r => r.Actor.Forward(g)));
         Receive<ResignalSide>(r => WithChannel(nameof(ResignalSide), r.ChannelId, c => c.Actor.Forward(r)));
-        Receive<ListChannels>(_ =>
-        {
-            if (!Authorized(nameof(ListChannels))) return;
-            var from = Sender.Path.Address;
-            Sender.Tell(new ChannelList(_channels.Records
-                .Where(r => r.Opened is not null && _policy.MayUse(from, r.Owner))
-                .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor))
-                .OrderBy(s => s.ChannelId, StringComparer.Ordinal).ToList()));
-        });
+        Receive<ListChannels>(_ => ListFor(Sender.Path.Address));
         Receive<GetNodeStatus>(_ =>
         {
             if (Authorized(nameof(GetNodeStatus)))
-                Sender.Tell(_channels.Status(Capacity, Transport) with { ForeignEventsRefused = _foreignEvents, JournalBacklog = _journalBacklog });
+                Sender.Tell(_channels.Status(Capacity, Transport) with
+                {
+                    ForeignEventsRefused = _foreignEvents, JournalBacklog = _journalBacklog, Draining = _draining,
+                    Cluster = Cluster.RelayMembership.View(Context.System, _settings.ClusterRole),
+                });
+        });
+
+        // from the cluster's placement entry points (relay peers only)
+        Receive<PlaceChannel>(p =>
+        {
+            if (!FromRelayPeer(nameof(PlaceChannel), p.Open?.ChannelId)) return;
+            if (p.Open is null || p.Opener is null || p.Opener.IsNobody()) { Reject(p.Open?.ChannelId ?? "", RejectReason.InvalidRequest, "PlaceChannel needs the request and its opener"); return; }
+            _actingFor = p.Opener.Path.Address;
+            try
+            {
+                var open = p.Open.SubscribeOpener && p.Open.Subscriber is null ? p.Open with { Subscriber = p.Opener } : p.Open;
+                if (_draining)
+                {
+                    if (Authorized(nameof(OpenChannel), openRequest: open)) Reject(open.ChannelId, RejectReason.ShuttingDown, "the node is draining");
+                }
+                else Open(open);
+            }
+            finally { _actingFor = null; }
+        });
+        Receive<LocateChannel>(l =>
+        {
+            if (FromRelayPeer(nameof(LocateChannel)))
+                Sender.Tell(new ChannelLocated(l.ChannelId ?? "", _channels.TryGet(l.ChannelId, out var r) && !r.Failed));
+        });
+        Receive<ListChannelsFor>(l =>
+        {
+            if (!FromRelayPeer(nameof(ListChannelsFor))) return;
+            if (l.Opener is null || l.Opener.IsNobody()) { RejectCommand(nameof(ListChannelsFor), "ListChannelsFor needs the supervisor it lists for"); return; }
+            _actingFor = l.Opener.Path.Address;
+            try { ListFor(_actingFor); }
+            finally { _actingFor = null; }
         });
         Receive<GetRuntimeStats>(r =>
         {
@@ -252,7 +298,32 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         });
     }
 
+    private void ListFor(Address from)
+    {
+        if (!Authorized(nameof(ListChannels))) return;
+        Sender.Tell(new ChannelList(_channels.Records
+            .Where(r => r.Opened is not null && _policy.MayUse(from, r.Owner))
+            .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor))
+            .OrderBy(s => s.ChannelId, StringComparer.Ordinal).ToList()));
+    }
+
     // ---- authorisation ---------------------------------------------------------------------------
+
+    /// <summary>
+    /// True when the sender is a relay peer: the node's own process, or a member of its cluster with the relay role.
+    /// Otherwise answers NotAuthorized (an open with OpenRejected) and returns false.
+    /// </summary>
+    private bool FromRelayPeer(string command, string? channelId = null)
+    {
+        if (!IsAnonymous(Sender) && Cluster.RelayMembership.IsRelayPeer(Context.System, Sender.Path.Address, _settings.ClusterRole)) return true;
+        var why = $"{command} is for the relay nodes of this node's cluster, {Sender.Path.Address} is not one";
+        _channels.CountRejected(RejectReason.NotAuthorized);
+        _log.Warning("Refused {Command} from {Sender}: {Why}", command, Sender.Path, why);
+        if (IsAnonymous(Sender)) return false;
+        if (channelId is not null) Sender.Tell(new OpenRejected(channelId, RejectReason.NotAuthorized, why));
+        else Sender.Tell(new CommandRejected(command, RejectReason.NotAuthorized, why));
+        return false;
+    }
 
     private static bool IsAnonymous(IActorRef sender) => sender.IsNobody() || sender is DeadLetterActorRef;
 
@@ -264,9 +335,10 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private bool Authorized(string command, bool privileged = false, ChannelRecord? channel = null, OpenChannel? openRequest = null)
     {
         string? why = null;
-        var from = Sender.Path.Address;
+        var from = From;
         if (IsAnonymous(Sender)) why = "a command without a sender is not accepted";
-        else if (!_policy.IsAllowed(from)) why = $"{from} is not in relay.control.allow";
+        else if (!_policy.IsAllowed(from) && !Cluster.RelayMembership.IsRelayPeer(Context.System, from, _settings.ClusterRole))
+            why = $"{from} is not in relay.control.allow";
         else if (privileged && !_policy.IsAdministrator(from)) why = $"{command} is for administrators (relay.control.administrators), {from} is not one";
         else if (channel is not null && !_policy.MayUse(from, channel.Owner)) why = $"channel {channel.Id} belongs to another supervisor";
         if (why is null) return true;
@@ -297,7 +369,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         var listener = o.SubscribeOpener ? o.Subscriber ?? Sender : null;
         if (_channels.TryGet(o.ChannelId, out var existing))
         {
-            if (!_policy.MayUse(Sender.Path.Address, existing.Owner))
+            if (!_policy.MayUse(From, existing.Owner))
             {
                 Reject(o.ChannelId, RejectReason.Conflict, $"channel {o.ChannelId} is open, opened by another supervisor");
                 return;
@@ -339,7 +411,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         var spec = ChannelPlanner.Plan(o, leftPort, rightPort, _settings, _advertise, _clock, _loops?.Next(), metrics: _metrics);
         var actor = Context.ActorOf(ChannelActor.Props(spec, Self), $"channel-{++_sequence}");
         Context.Watch(actor);
-        var record = new ChannelRecord(o.ChannelId, o, actor, Sender.Path.Address);
+        var record = new ChannelRecord(o.ChannelId, o, actor, From);
         record.Ports.Add(leftPort);
         record.Ports.Add(rightPort);
         record.Waiting.Add(Sender);
@@ -561,9 +633,16 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         TryFinishDrain();
     }
 
+    private void CloseAllForDrain()
+    {
+        _log.Info("Node draining: closing {Count} channels", _channels.Count);
+        foreach (var r in _channels.Records) r.Actor.Tell(CloseWithReason.NodeStopping);
+    }
+
     private void TryFinishDrain()
     {
         if (_drainRequester is null || _channels.Count > 0) return;
+        Timers.Cancel("drain-deadline");
         _log.Info("Node drained: all channels closed, all ports released");
         var drained = new NodeDrained(_channels.PortsFree, _channels.PortsTotal);
         var requester = _drainRequester;
@@ -680,4 +759,9 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     }
 
     private sealed record OpenerLostGraceOver(string ChannelId, IActorRef Channel);
+
+    private sealed record DrainDeadline
+    {
+        public static readonly DrainDeadline Instance = new();
+    }
 }

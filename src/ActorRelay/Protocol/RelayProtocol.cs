@@ -290,7 +290,9 @@ public sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels) : IRela
 /// <summary>
 /// The node's figures. <c>ForeignEventsRefused</c>: events sent to the node by anything but its own channels.
 /// <c>JournalBacklog</c> (relay.persistence): records handed to the channel journal and not yet written; a crash loses
-/// what it holds.
+/// what it holds. <c>Draining</c>: the node takes no new channel. <c>Cluster</c> (relay.cluster): the node's role and
+/// the members it sees; null for a node that runs alone. From the placement entry point the figures are the sums over
+/// the reachable relay nodes.
 /// </summary>
 public sealed record NodeStatus(
     int ChannelsOpen,
@@ -302,7 +304,9 @@ public sealed record NodeStatus(
     int PortsTotal,
     string Transport,
     long ForeignEventsRefused = 0,
-    int JournalBacklog = 0) : IRelayMessage
+    int JournalBacklog = 0,
+    bool Draining = false,
+    NodeClusterView? Cluster = null) : IRelayMessage
 {
     public IReadOnlyDictionary<CloseReason, long> ClosedByReason { get; init; } = new Dictionary<CloseReason, long>(ClosedByReason);
     public IReadOnlyDictionary<RejectReason, long> RejectionsByReason { get; init; } = new Dictionary<RejectReason, long>(RejectionsByReason);
@@ -312,9 +316,12 @@ public sealed record NodeStatus(
 
 /// <summary>
 /// Drains the node: closes every channel (reason NodeStopping), refuses new ones (ShuttingDown) and replies
-/// <see cref="NodeDrained"/> once every port is free. What stopping the node does first.
+/// <see cref="NodeDrained"/> once every port is free. What stopping the node does first. With
+/// <paramref name="KeepChannelsFor"/> the channels are kept until they end, for at most that long, and then the rest
+/// close (a relay cluster's node leaving: new calls go to the other nodes meanwhile); a DrainNode without it, sent
+/// while the node drains, closes them now.
 /// </summary>
-public sealed record DrainNode : IRelayCommand
+public sealed record DrainNode(TimeSpan? KeepChannelsFor = null) : IRelayCommand
 {
     public static readonly DrainNode Instance = new();
 }

@@ -64,6 +64,17 @@ public sealed record RelaySettings
     public required bool KeepChannelsOnStop { get; init; }
     public required bool QualityEnabled { get; init; }
     public required IReadOnlyList<string> MetricsListen { get; init; }
+    /// <summary>relay.cluster.seed-nodes: "HOST:PORT" or full Akka addresses; empty = the node runs alone.</summary>
+    public required IReadOnlyList<string> ClusterSeeds { get; init; }
+    public required string ClusterRole { get; init; }
+    public required TimeSpan ClusterLoadInterval { get; init; }
+    public required string ClusterEntryName { get; init; }
+    public required TimeSpan ClusterNodeTimeout { get; init; }
+    /// <summary>relay.cluster.drain-keeps-calls: stopping keeps the calls until they end (or the drain's deadline).</summary>
+    public required bool DrainKeepsCalls { get; init; }
+
+    /// <summary>True when the node joins a relay cluster (relay.cluster.seed-nodes is set).</summary>
+    public bool Clustered => ClusterSeeds.Count > 0;
 
     public const int MaxUdpPayload = 65507;
 
@@ -129,6 +140,12 @@ public sealed record RelaySettings
             KeepChannelsOnStop = r.Bool("persistence.keep-channels-on-stop"),
             QualityEnabled = r.Bool("quality.enabled"),
             MetricsListen = r.List("metrics.listen"),
+            ClusterSeeds = r.List("cluster.seed-nodes"),
+            ClusterRole = r.String("cluster.role").Trim(),
+            ClusterLoadInterval = r.Duration("cluster.load-interval"),
+            ClusterEntryName = r.String("cluster.entry-name").Trim(),
+            ClusterNodeTimeout = r.Duration("cluster.node-timeout"),
+            DrainKeepsCalls = r.Bool("cluster.drain-keeps-calls"),
         };
         s.Validate();
         return s;
@@ -157,6 +174,10 @@ public sealed record RelaySettings
         if (BindTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.bind-timeout must be > 0");
         if (CloseTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.close-timeout must be > 0");
         if (UnbindTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.unbind-timeout must be > 0");
+        if (string.IsNullOrWhiteSpace(ClusterRole)) throw new ConfigurationException("relay.cluster.role must not be empty");
+        if (string.IsNullOrWhiteSpace(ClusterEntryName)) throw new ConfigurationException("relay.cluster.entry-name must not be empty");
+        if (ClusterLoadInterval <= TimeSpan.Zero) throw new ConfigurationException("relay.cluster.load-interval must be > 0");
+        if (ClusterNodeTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.cluster.node-timeout must be > 0");
         if (RecoveryAttempts < 0) throw new ConfigurationException("relay.recovery-attempts must be >= 0");
         if (LearningWindow < TimeSpan.Zero) throw new ConfigurationException("relay.latch.learning-window must be >= 0");
         if (Probation < 1 || Probation > 64) throw new ConfigurationException($"relay.latch.probation must be in 1..64, got {Probation}");

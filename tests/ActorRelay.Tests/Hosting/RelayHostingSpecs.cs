@@ -37,12 +37,13 @@ public sealed class RelayHostingSpecs
             PortMin = 20000, PortMax = 20999, MaxDatagram = 9000, IdleTimeout = TimeSpan.FromSeconds(90), MaxLifetime = TimeSpan.FromHours(4),
             LatchMode = LatchMode.Rtp, Probation = 3, SocketEngine = SocketEngine.Dotnet, NodeName = "media",
             OpenerLostGrace = TimeSpan.FromSeconds(30),
-            ControlAllow = s.ControlAllow, ControlAdministrators = s.ControlAdministrators, MetricsListen = s.MetricsListen, // lists: compared below
+            ControlAllow = s.ControlAllow, ControlAdministrators = s.ControlAdministrators, ClusterSeeds = s.ClusterSeeds, MetricsListen = s.MetricsListen, // lists: compared below
             QualityEnabled = false,
         }, s);
         Assert.Equal(["127.0.0.1:9464"], s.MetricsListen);
         Assert.Equal(["*"], s.ControlAllow);
         Assert.Equal(["sip@10.0.0.5"], s.ControlAdministrators);
+        Assert.Empty(s.ClusterSeeds); // alone unless seeds are set
         Assert.Equal(9001, config.GetInt("akka.io.udp.disabled-buffer-pool.buffer-size")); // Akka.IO lets 9000 bytes through
         Assert.Equal("", new RelayOptions().ToString());
     }

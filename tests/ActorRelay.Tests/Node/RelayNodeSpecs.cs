@@ -379,6 +379,35 @@ public abstract class RelayNodeSpecs(string dataPath, ITestOutputHelper output) 
         Assert.All(closed, c => Assert.Equal(CloseReason.NodeStopping, c.Reason));
         Assert.Equal(RejectReason.ShuttingDown, Assert.IsType<OpenRejected>(await Node.Ask<object>(new OpenChannel("late"), Wait)).Reason);
     }
+
+    [Fact]
+    public async Task A_drain_that_keeps_channels_refuses_new_ones_and_is_done_when_the_last_one_closes()
+    {
+        await OpenAsync("k1");
+        await OpenAsync("k2");
+        var requester = CreateTestProbe();
+        Node.Tell(new DrainNode(KeepChannelsFor: TimeSpan.FromMinutes(10)), requester.Ref);
+        Assert.Equal(RejectReason.ShuttingDown, Assert.IsType<OpenRejected>(await Node.Ask<object>(new OpenChannel("late"), Wait)).Reason);
+        Assert.IsType<ChannelSnapshot>(await Node.Ask<object>(new GetChannel("k1"), Wait)); // kept
+        Assert.True((await Node.Ask<NodeStatus>(GetNodeStatus.Instance, Wait)).Draining);
+        Assert.IsType<ChannelClosed>(await Node.Ask<object>(new CloseChannel("k1"), Wait));
+        await requester.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(100)); // k2 still open
+        Assert.IsType<ChannelClosed>(await Node.Ask<object>(new CloseChannel("k2"), Wait));
+        var drained = await requester.ExpectMsgAsync<NodeDrained>(Wait);
+        Assert.Equal(drained.PortsTotal, drained.PortsFree);
+    }
+
+    [Fact]
+    public async Task A_drain_that_keeps_channels_closes_the_rest_at_its_deadline()
+    {
+        var watcher = CreateTestProbe();
+        await Node.Ask<Subscribed>(new Subscribe(null, watcher.Ref), Wait);
+        await OpenAsync("k3");
+        var requester = CreateTestProbe();
+        Node.Tell(new DrainNode(KeepChannelsFor: TimeSpan.FromMilliseconds(300)), requester.Ref);
+        await requester.ExpectMsgAsync<NodeDrained>(Wait);
+        Assert.Equal(CloseReason.NodeStopping, (await watcher.FishForMessageAsync<ChannelClosed>(_ => true, Wait)).Reason);
+    }
 }
 
 public sealed class SocketTransportNodeSpecs(ITestOutputHelper output) : RelayNodeSpecs("socket", output);

@@ -68,6 +68,23 @@ public sealed class ControlPlaneSpecs : TestKit
 
     private async Task<IActorRef> AdminNode() => await NodeFrom(Sys, NodePath);
 
+    // ---- the relay cluster's messages are for relay peers only ---------------------------------------
+
+    [Fact]
+    public async Task A_supervisor_that_is_no_relay_peer_cannot_place_locate_or_list_for_another()
+    {
+        // an allowed supervisor, but not a member of a relay cluster: it must not open channels in another's name
+        var supervisor = StartSystem("sip-server");
+        var other = StartSystem("other-server");
+        var node = await NodeFrom(supervisor, NodePath);
+        var victim = new TestProbe(other, new XunitAssertions());
+        var placed = await node.Ask<object>(new PlaceChannel(new OpenChannel("forged-1"), victim.Ref), Wait);
+        Assert.Equal(RejectReason.NotAuthorized, Assert.IsType<OpenRejected>(placed).Reason);
+        Assert.Equal(RejectReason.NotAuthorized, Assert.IsType<CommandRejected>(await node.Ask<object>(new LocateChannel("forged-1"), Wait)).Reason);
+        Assert.Equal(RejectReason.NotAuthorized, Assert.IsType<CommandRejected>(await node.Ask<object>(new ListChannelsFor(victim.Ref), Wait)).Reason);
+        Assert.Empty((await _node.Ask<ChannelList>(ListChannels.Instance, Wait)).Channels); // nothing was opened
+    }
+
     // ---- events reach a real subscriber -----------------------------------------------------------
 
     [Fact]

@@ -1,0 +1,30 @@
+using ActorRelay.Protocol;
+
+namespace ActorRelay.Cluster;
+
+/// <summary>The cluster's figures from its nodes' own: statuses summed, channel lists merged. Pure.</summary>
+public static class ClusterFigures
+{
+    /// <summary>Counts and capacities summed; draining only when every node drains; the view is the answering entry point's.</summary>
+    public static NodeStatus Sum(IReadOnlyCollection<NodeStatus> nodes, NodeClusterView? view)
+    {
+        static Dictionary<TKey, long> Add<TKey>(IEnumerable<IReadOnlyDictionary<TKey, long>> maps) where TKey : notnull
+        {
+            var sum = new Dictionary<TKey, long>();
+            foreach (var map in maps)
+                foreach (var (k, v) in map) sum[k] = sum.GetValueOrDefault(k) + v;
+            return sum;
+        }
+        return new NodeStatus(
+            nodes.Sum(n => n.ChannelsOpen), nodes.Sum(n => n.Capacity), nodes.Sum(n => n.ChannelsOpened),
+            Add(nodes.Select(n => n.ClosedByReason)), Add(nodes.Select(n => n.RejectionsByReason)),
+            nodes.Sum(n => n.PortsFree), nodes.Sum(n => n.PortsTotal),
+            string.Join(",", nodes.Select(n => n.Transport).Distinct(StringComparer.Ordinal)),
+            nodes.Sum(n => n.ForeignEventsRefused), nodes.Sum(n => n.JournalBacklog),
+            nodes.Count > 0 && nodes.All(n => n.Draining), view);
+    }
+
+    /// <summary>Every node's channels in one list, by id.</summary>
+    public static ChannelList Merge(IEnumerable<ChannelList> lists) =>
+        new(lists.SelectMany(l => l.Channels).OrderBy(c => c.ChannelId, StringComparer.Ordinal).ToList());
+}

@@ -1,0 +1,60 @@
+using Akka.Actor;
+
+namespace ActorRelay.Protocol;
+
+// The relay cluster's messages (relay.cluster): what relay nodes tell each other, and what the placement entry point
+// (/user/placement on every relay node) answers. A supervisor sends the node protocol's own commands to the entry
+// point (OpenChannel, CloseChannel, GetChannel, ResignalSide, Subscribe, Unsubscribe, ListChannels, GetNodeStatus);
+// the messages below travel between relay nodes only, and a node accepts them only from a member of its cluster with
+// the relay role (or from its own process).
+
+/// <summary>
+/// A node's load, published about once a second (relay.cluster.load-interval) in the cluster's replicated load map
+/// (Akka.DistributedData, an LWW map keyed by node address). <paramref name="At"/> is the node's clock when it read its
+/// figures: the entry points count their own placements made after it as not yet in it.
+/// </summary>
+public sealed record NodeLoad(string Node, int ChannelsOpen, int Capacity, int PortsFree, bool Draining, DateTimeOffset At) : IRelayMessage
+{
+    /// <summary>Channels the node can still take: none while draining; else capacity left, bounded by its free port pairs.</summary>
+    public int Room() => Draining ? 0 : Math.Max(0, Math.Min(Capacity - ChannelsOpen, PortsFree / 2));
+}
+
+/// <summary>
+/// An entry point asks a node to open a channel for <paramref name="Opener"/> (the supervisor that sent the
+/// OpenChannel): the channel belongs to the opener's system and its events go to Open.Subscriber or the opener, as if
+/// the opener had asked the node itself; the reply (ChannelOpened or OpenRejected) goes to the sender, the entry point.
+/// </summary>
+public sealed record PlaceChannel(OpenChannel Open, IActorRef Opener) : IRelayCommand;
+
+/// <summary>
+/// To the placement entry point: open <paramref name="Open"/> on the node where the channel <paramref name="Near"/>
+/// lives (the channels of one call stay together: an RTCP channel on the ports next to its RTP channel's, every stream
+/// of a call behind one advertised address), not elsewhere when that node refuses. Reply: ChannelOpened or OpenRejected.
+/// </summary>
+public sealed record PlaceNear(OpenChannel Open, IActorRef Near) : IRelayCommand;
+
+/// <summary>Does the node hold a channel by this id (opening, open or closing)? Reply: <see cref="ChannelLocated"/>.</summary>
+public sealed record LocateChannel(string ChannelId) : IRelayCommand;
+
+public sealed record ChannelLocated(string ChannelId, bool Found) : IRelayMessage;
+
+/// <summary>The node's channels <paramref name="Opener"/> may see (its own, or every one for an administrator). Reply: <see cref="ChannelList"/>.</summary>
+public sealed record ListChannelsFor(IActorRef Opener) : IRelayCommand;
+
+/// <summary>A member of the cluster as a node sees it: address, status (Up, Leaving, ...), reachability and roles.</summary>
+public sealed record ClusterMemberView(string Address, string Status, bool Reachable, IReadOnlyList<string> Roles)
+{
+    public IReadOnlyList<string> Roles { get; init; } = Roles.ToArray();
+    public bool Equals(ClusterMemberView? other) =>
+        other is not null && Address == other.Address && Status == other.Status && Reachable == other.Reachable && Roles.SequenceEqual(other.Roles);
+    public override int GetHashCode() => HashCode.Combine(Address, Status, Reachable, Roles.Count);
+}
+
+/// <summary>The node's place in its cluster: its own address, its role, the members it sees.</summary>
+public sealed record NodeClusterView(string Self, string Role, IReadOnlyList<ClusterMemberView> Members)
+{
+    public IReadOnlyList<ClusterMemberView> Members { get; init; } = Members.ToArray();
+    public bool Equals(NodeClusterView? other) =>
+        other is not null && Self == other.Self && Role == other.Role && Members.SequenceEqual(other.Members);
+    public override int GetHashCode() => HashCode.Combine(Self, Role, Members.Count);
+}
