@@ -33,14 +33,15 @@ internal sealed record LoopLag(double[] UpperBounds, long[] Cumulative)
         before is null || before.UpperBounds.Length != UpperBounds.Length ? this
             : this with { Cumulative = Cumulative.Select((c, i) => c - before.Cumulative[i]).ToArray() };
 
-    /// <summary>The upper bound (ms) of the bucket holding quantile <paramref name="q"/>; NaN when empty, +∞ beyond the last bound.</summary>
+    /// <summary>The upper bound (ms) of the bucket holding quantile <paramref name="q"/>; NaN when empty; beyond the last finite
+    /// bound, twice that bound (JSON has no infinity: read it as "more than the last bound").</summary>
     public double QuantileMs(double q)
     {
         if (Count == 0) return double.NaN;
         var rank = (long)Math.Ceiling(q * Count);
         for (var i = 0; i < Cumulative.Length; i++)
-            if (Cumulative[i] >= rank) return UpperBounds[i] * 1000;
-        return double.PositiveInfinity;
+            if (Cumulative[i] >= rank) return (double.IsInfinity(UpperBounds[i]) ? UpperBounds[^2] * 2 : UpperBounds[i]) * 1000;
+        return UpperBounds[^2] * 2000;
     }
 
     /// <summary>Wake-ups that took longer than <paramref name="ms"/> (counted at the nearest bucket bound at or above it).</summary>
