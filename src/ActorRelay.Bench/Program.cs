@@ -38,14 +38,14 @@ using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString(
 
 RelayUnderTest Make(string name, int k) => name switch
 {
-    "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, 10000),
-    "socket" or "socket-dotnet" or "akka-io" => new ActorRelayNode(name, 10000, 4600 + k, system, null, opts.NodeEnvironment, opts.LoopLag ? 9400 + k : null),
-    "baseline" => new ActorRelayNode("socket", 10000, 4600 + k, system, opts.BaselineNode
+    "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, 10000 + opts.PortOffset),
+    "socket" or "socket-dotnet" or "akka-io" => new ActorRelayNode(name, 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, null, opts.NodeEnvironment, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
+    "baseline" => new ActorRelayNode("socket", 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, opts.BaselineNode
         ?? throw new ArgumentException("relay baseline needs --baseline-node PATH (an ActorRelay.Node.dll built from another commit)"),
-        opts.NodeEnvironment, opts.LoopLag ? 9400 + k : null),
-    "c-epoll" => new CRelay(cRelay, 20000),
-    "rtpengine" => new RtpEngine(24000, 2223 + k),
-    "direct" => new DirectLoopback(24000),
+        opts.NodeEnvironment, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
+    "c-epoll" => new CRelay(cRelay, 20000 + opts.PortOffset),
+    "rtpengine" => new RtpEngine(24000 + opts.PortOffset, 2223 + opts.PortOffset / 10 + k),
+    "direct" => new DirectLoopback(24000 + opts.PortOffset),
     _ => throw new ArgumentException($"unknown relay {name}"),
 };
 
@@ -93,7 +93,7 @@ for (var round = 1; round <= opts.Rounds; round++)
         var ports = await relay.StartAsync(opts.Channels);
         if (opts.RelayCpuQuota is { } q && !opts.Overload && !relay.InProcess && name != "direct")
             quota.Set(CpuQuota.Apply(relay.Pid, q)); // the stream rounds are held too, unless the quota is for the overload run
-        using var gen = new LoadGenerator(ports, 24000, opts.Size);
+        using var gen = new LoadGenerator(ports, 24000 + opts.PortOffset, opts.Size);
         gen.Latch();
         var m = await Measure(relay, gen, opts.Pps, opts.Seconds, 3);
         var row = StreamRow.Of(name + (relay.InProcess ? " (in-process)" : ""), round, m, opts.RelayCpuQuota is { } held && !opts.Overload ? held : null);
@@ -114,7 +114,7 @@ if (opts.Overload)
         await using var relay = Make(name, k++);
         var ports = await relay.StartAsync(opts.Channels);
         if (opts.RelayCpuQuota is { } q) quota.Set(CpuQuota.Apply(relay.Pid, q)); // after start-up: only the steady state is held back
-        using var gen = new LoadGenerator(ports, 24000, opts.Size);
+        using var gen = new LoadGenerator(ports, 24000 + opts.PortOffset, opts.Size);
         gen.Latch();
         foreach (var (phase, pps) in new[] { ("nominal", opts.Pps), ("double", opts.Pps * 2), ("recovered", opts.Pps) })
         {
@@ -145,7 +145,7 @@ if (opts.Ramp.Length > 0)
         {
             await using var relay = Make(name, k++);
             var ports = await relay.StartAsync(channels);
-            using var gen = new LoadGenerator(ports, 24000, opts.Size);
+            using var gen = new LoadGenerator(ports, 24000 + opts.PortOffset, opts.Size);
             gen.Latch();
             var m = await Measure(relay, gen, opts.Pps, opts.Seconds, 3);
             var r = m.Stream;
@@ -309,7 +309,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000,
     double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
     IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
-    int Competitors = 0, bool LoopLag = false)
+    int Competitors = 0, bool LoopLag = false, int PortOffset = 0)
 {
     /// <summary>Extra environment of the node process (--node-env K=V), e.g. MALLOC_ARENA_MAX=2.</summary>
     public IReadOnlyDictionary<string, string> NodeEnvironment => NodeEnv ?? new Dictionary<string, string>();
@@ -348,6 +348,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--soak-ports" => o with { SoakPortBase = int.Parse(Next()) },
                 "--competitor" => o with { Competitors = int.Parse(Next()) },
                 "--loop-lag" => o with { LoopLag = true },
+                "--port-offset" => o with { PortOffset = int.Parse(Next()) },
                 "--node-env" => o with { NodeEnv = WithEnv(o.NodeEnv, Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };
