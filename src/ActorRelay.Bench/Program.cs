@@ -40,6 +40,9 @@ RelayUnderTest Make(string name, int k) => name switch
 {
     "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, 10000 + opts.PortOffset),
     "socket" or "socket-dotnet" or "akka-io" => new ActorRelayNode(name, 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, null, opts.NodeEnvironment, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
+    // the default node with its relay loops at the node's own priority: what relay.relay-loop-nice adds (issue 13)
+    "socket-nice0" => new ActorRelayNode("socket", 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, null,
+        new Dictionary<string, string>(opts.NodeEnvironment) { ["ACTORRELAY__RELAY_LOOP_NICE"] = "0" }, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
     "baseline" => new ActorRelayNode("socket", 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, opts.BaselineNode
         ?? throw new ArgumentException("relay baseline needs --baseline-node PATH (an ActorRelay.Node.dll built from another commit)"),
         opts.NodeEnvironment, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
