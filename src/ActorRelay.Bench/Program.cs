@@ -235,7 +235,8 @@ internal sealed record StreamRow(
     int? gc_collections, double? gc_pause_ms, double? alloc_bytes_per_packet,
     double generator_cpu_pct, double generator_send_lag_p99_ms, bool generator_limited, long generator_send_errors,
     int? relay_cpu_quota_pct = null, double? competitor_cpu_pct = null,
-    long? loop_wakeups = null, double? loop_lag_p99_ms = null, double? loop_lag_p999_ms = null, long? loop_wakeups_over_5ms = null)
+    long? loop_wakeups = null, double? loop_lag_p99_ms = null, double? loop_lag_p999_ms = null, long? loop_wakeups_over_5ms = null,
+    int? gc_gen2_collections = null)
 {
     public static StreamRow Of(string relay, int round, Measured m, int? quota = null)
     {
@@ -251,7 +252,8 @@ internal sealed record StreamRow(
             a is null || r.Received == 0 ? null : Math.Round((b!.AllocatedBytes - a.AllocatedBytes) / (double)r.Received, 1),
             Math.Round(r.GeneratorCpuMs / (r.MeasuredSeconds * 10), 1), Math.Round(r.SendLagP99Ms, 3), r.GeneratorLimited, r.SendErrors,
             quota, m.CompetitorCpuPct is { } c ? Math.Round(c, 1) : null,
-            lag?.Count, lag is null ? null : Math.Round(lag.QuantileMs(0.99), 3), lag is null ? null : Math.Round(lag.QuantileMs(0.999), 3), lag?.Above(5));
+            lag?.Count, lag is null ? null : Math.Round(lag.QuantileMs(0.99), 3), lag is null ? null : Math.Round(lag.QuantileMs(0.999), 3), lag?.Above(5),
+            a is null ? null : b!.Gen2Collections - a.Gen2Collections);
     }
 }
 
