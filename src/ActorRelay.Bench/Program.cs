@@ -98,7 +98,7 @@ for (var round = 1; round <= opts.Rounds; round++)
             quota.Set(CpuQuota.Apply(relay.Pid, q)); // the stream rounds are held too, unless the quota is for the overload run
         using var gen = new LoadGenerator(ports, 24000 + opts.PortOffset, opts.Size);
         gen.Latch();
-        var m = await Measure(relay, gen, opts.Pps, opts.Seconds, 3);
+        var m = await Measure(relay, gen, opts.Pps, opts.Seconds, opts.Warmup);
         var row = StreamRow.Of(name + (relay.InProcess ? " (in-process)" : ""), round, m, opts.RelayCpuQuota is { } held && !opts.Overload ? held : null);
         stream.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
@@ -314,7 +314,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000,
     double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
     IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
-    int Competitors = 0, bool LoopLag = false, int PortOffset = 0)
+    int Competitors = 0, bool LoopLag = false, int PortOffset = 0, double Warmup = 3)
 {
     /// <summary>Extra environment of the node process (--node-env K=V), e.g. MALLOC_ARENA_MAX=2.</summary>
     public IReadOnlyDictionary<string, string> NodeEnvironment => NodeEnv ?? new Dictionary<string, string>();
@@ -354,6 +354,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--competitor" => o with { Competitors = int.Parse(Next()) },
                 "--loop-lag" => o with { LoopLag = true },
                 "--port-offset" => o with { PortOffset = int.Parse(Next()) },
+                "--warmup" => o with { Warmup = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                 "--node-env" => o with { NodeEnv = WithEnv(o.NodeEnv, Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };
