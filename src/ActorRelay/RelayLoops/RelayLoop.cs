@@ -12,7 +12,8 @@ namespace ActorRelay.RelayLoops;
 
 /// <summary>
 /// One relay thread for many side sockets (the <c>socket</c> transport on Linux): it waits on all of them with
-/// epoll, reads what arrived with one <c>recvmmsg</c> per ready socket (up to <see cref="Batch"/> datagrams),
+/// epoll, reads what arrived (one <c>recvfrom</c> for an ordinary socket, <c>recvmmsg</c> batches of up to <see cref="Batch"/>
+/// datagrams that drain a busy one),
 /// decides each datagram with the side's latch policy and sends the admitted ones out of the sibling's socket
 /// with one <c>sendmmsg</c>. Buffers are native and owned by the loop, so a socket costs no receive buffer and
 /// no async state of its own, and nothing is allocated per packet. Both sides of a channel live on the same
