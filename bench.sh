@@ -7,7 +7,10 @@
 # Options (passed on): --relays socket,akka-io,c-epoll,rtpengine --channels N --pps N --size N --seconds S --rounds N
 #                      --idle-channels N (0 = skip) --ramp 250,500,1000 (channel steps; highest load with
 #                      loss < 0.1 % and p99 < 5 ms) --overload (nominal, twice, nominal rate) --relay-cpu N
-#                      (pin the relay to one core with taskset) --baseline-node DLL (relay 'baseline': ActorRelay
+#                      (pin the relay to one core with taskset) --competitor N (N CPU-bound spinning processes beside the
+#                      relays for the stream rounds, pinned with --relay-cpu too) --relay-cpu-quota P (hold each relay to
+#                      P % of a core, stream rounds too) --loop-lag (read ActorRelay's relay loop lag histogram from the
+#                      node's /metrics around each window) --baseline-node DLL (relay 'baseline': ActorRelay
 #                      socket from another build, e.g. the commit before a change, measured in the same run)
 #                      --soak SECONDS (one node for that long, its memory by kind every --soak-interval S; --malloc-info
 #                      adds glibc's accounting through gdb; --node-env NAME=VALUE; docs/soak.md).

@@ -38,13 +38,19 @@ using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString(
 
 RelayUnderTest Make(string name, int k) => name switch
 {
-    "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, 10000),
-    "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "akka-io" => new ActorRelayNode(name, 10000, 4600 + k, system),
-    "baseline" => new ActorRelayNode("socket", 10000, 4600 + k, system, opts.BaselineNode
-        ?? throw new ArgumentException("relay baseline needs --baseline-node PATH (an ActorRelay.Node.dll built from another commit)")),
-    "c-epoll" => new CRelay(cRelay, 20000),
-    "rtpengine" => new RtpEngine(24000, 2223 + k),
-    "direct" => new DirectLoopback(24000),
+    "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, 10000 + opts.PortOffset),
+    "socket" or "socket-dotnet" or "socket-bare" or "akka-io" => new ActorRelayNode(name, 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, null, opts.NodeEnvironment, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
+    // quality on and the metrics endpoint scraped every second, as a Prometheus with a 1 s interval would (issue 12)
+    "socket-metrics" => new ActorRelayNode(name, 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, null, opts.NodeEnvironment, 9400 + opts.PortOffset / 10 + k),
+    // the default node with its relay loops at the node's own priority: what relay.relay-loop-nice adds (issue 13)
+    "socket-nice0" => new ActorRelayNode("socket", 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, null,
+        new Dictionary<string, string>(opts.NodeEnvironment) { ["ACTORRELAY__RELAY_LOOP_NICE"] = "0" }, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
+    "baseline" => new ActorRelayNode("socket", 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, opts.BaselineNode
+        ?? throw new ArgumentException("relay baseline needs --baseline-node PATH (an ActorRelay.Node.dll built from another commit)"),
+        opts.NodeEnvironment, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
+    "c-epoll" => new CRelay(cRelay, 20000 + opts.PortOffset),
+    "rtpengine" => new RtpEngine(24000 + opts.PortOffset, 2223 + opts.PortOffset / 10 + k),
+    "direct" => new DirectLoopback(24000 + opts.PortOffset),
     _ => throw new ArgumentException($"unknown relay {name}"),
 };
 
@@ -62,16 +68,23 @@ var report = new Dictionary<string, object>
     ["started"] = DateTimeOffset.UtcNow,
 };
 var k = 0;
+// Contention: CPU-bound competitors beside the relays for the whole stream part (--competitor N).
+using var competitor = opts.Competitors > 0 && opts.Rounds > 0 ? new Competitor(opts.Competitors, opts.RelayCpu) : null;
 
 // One measured window: the relay's CPU is read by the generator itself when its measured window starts and after
 // the last packets had time to arrive, so warm-up traffic is not counted against the packets delivered.
 async Task<Measured> Measure(RelayUnderTest relay, LoadGenerator gen, int pps, double seconds, double warmup)
 {
     var rt0 = await relay.RuntimeAsync();
+    var lag0 = await relay.LoopLagAsync();
+    var competitor0 = competitor?.CpuMilliseconds() ?? 0;
     var r = gen.Stream(pps, seconds, warmup, relay.CpuMilliseconds);
+    var competitorPct = competitor is null ? (double?)null : (competitor.CpuMilliseconds() - competitor0) / (seconds + warmup + 0.2) / 10;
     var rt1 = await relay.RuntimeAsync();
+    var lag1 = await relay.LoopLagAsync();
     var relayCpu = r.RelayCpuMs - (relay.InProcess ? r.GeneratorCpuMs : 0);
-    return new Measured(r, relayCpu, rt0, rt1);
+    // the lag window includes the warm-up (the node's histogram is read before and after the whole stream)
+    return new Measured(r, relayCpu, rt0, rt1, lag1?.Since(lag0), competitorPct);
 }
 
 var stream = new List<StreamRow>();
@@ -80,12 +93,15 @@ for (var round = 1; round <= opts.Rounds; round++)
 {
     foreach (var name in opts.Relays)
     {
+        using var quota = new QuotaHolder();
         await using var relay = Make(name, k++);
         var ports = await relay.StartAsync(opts.Channels);
-        using var gen = new LoadGenerator(ports, 24000, opts.Size);
+        if (opts.RelayCpuQuota is { } q && !opts.Overload && !relay.InProcess && name != "direct")
+            quota.Set(CpuQuota.Apply(relay.Pid, q)); // the stream rounds are held too, unless the quota is for the overload run
+        using var gen = new LoadGenerator(ports, 24000 + opts.PortOffset, opts.Size);
         gen.Latch();
-        var m = await Measure(relay, gen, opts.Pps, opts.Seconds, 3);
-        var row = StreamRow.Of(name + (relay.InProcess ? " (in-process)" : ""), round, m);
+        var m = await Measure(relay, gen, opts.Pps, opts.Seconds, opts.Warmup);
+        var row = StreamRow.Of(name + (relay.InProcess ? " (in-process)" : ""), round, m, opts.RelayCpuQuota is { } held && !opts.Overload ? held : null);
         stream.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }
@@ -103,7 +119,7 @@ if (opts.Overload)
         await using var relay = Make(name, k++);
         var ports = await relay.StartAsync(opts.Channels);
         if (opts.RelayCpuQuota is { } q) quota.Set(CpuQuota.Apply(relay.Pid, q)); // after start-up: only the steady state is held back
-        using var gen = new LoadGenerator(ports, 24000, opts.Size);
+        using var gen = new LoadGenerator(ports, 24000 + opts.PortOffset, opts.Size);
         gen.Latch();
         foreach (var (phase, pps) in new[] { ("nominal", opts.Pps), ("double", opts.Pps * 2), ("recovered", opts.Pps) })
         {
@@ -134,7 +150,7 @@ if (opts.Ramp.Length > 0)
         {
             await using var relay = Make(name, k++);
             var ports = await relay.StartAsync(channels);
-            using var gen = new LoadGenerator(ports, 24000, opts.Size);
+            using var gen = new LoadGenerator(ports, 24000 + opts.PortOffset, opts.Size);
             gen.Latch();
             var m = await Measure(relay, gen, opts.Pps, opts.Seconds, 3);
             var r = m.Stream;
@@ -212,16 +228,21 @@ internal sealed class QuotaHolder : IDisposable
     public void Dispose() => _quota?.Dispose();
 }
 
-internal sealed record Measured(StreamResult Stream, double RelayCpuMs, RuntimeStats? Before, RuntimeStats? After);
+internal sealed record Measured(StreamResult Stream, double RelayCpuMs, RuntimeStats? Before, RuntimeStats? After, LoopLag? Lag = null,
+    double? CompetitorCpuPct = null);
 
 internal sealed record StreamRow(
     string relay, int round, int channels, double offered_pps, double delivered_pps, double loss_pct, long reordered,
     double p50_ms, double p99_ms, double p999_ms, double max_ms, double cpu_us_per_packet, double relay_cpu_pct,
     int? gc_collections, double? gc_pause_ms, double? alloc_bytes_per_packet,
-    double generator_cpu_pct, double generator_send_lag_p99_ms, bool generator_limited, long generator_send_errors)
+    double generator_cpu_pct, double generator_send_lag_p99_ms, bool generator_limited, long generator_send_errors,
+    int? relay_cpu_quota_pct = null, double? competitor_cpu_pct = null,
+    long? loop_wakeups = null, double? loop_lag_p99_ms = null, double? loop_lag_p999_ms = null, long? loop_wakeups_over_5ms = null,
+    int? gc_gen2_collections = null)
 {
-    public static StreamRow Of(string relay, int round, Measured m)
+    public static StreamRow Of(string relay, int round, Measured m, int? quota = null)
     {
+        var lag = m.Lag;
         var r = m.Stream;
         var (a, b) = (m.Before, m.After);
         return new StreamRow(relay, round, r.Channels, Math.Round(r.OfferedPps), Math.Round(r.DeliveredPps), Math.Round(r.LossPercent, 4), r.Reordered,
@@ -231,7 +252,10 @@ internal sealed record StreamRow(
             a is null ? null : b!.Gen0Collections + b.Gen1Collections + b.Gen2Collections - a.Gen0Collections - a.Gen1Collections - a.Gen2Collections,
             a is null ? null : Math.Round(b!.GcPauseMilliseconds - a.GcPauseMilliseconds, 2),
             a is null || r.Received == 0 ? null : Math.Round((b!.AllocatedBytes - a.AllocatedBytes) / (double)r.Received, 1),
-            Math.Round(r.GeneratorCpuMs / (r.MeasuredSeconds * 10), 1), Math.Round(r.SendLagP99Ms, 3), r.GeneratorLimited, r.SendErrors);
+            Math.Round(r.GeneratorCpuMs / (r.MeasuredSeconds * 10), 1), Math.Round(r.SendLagP99Ms, 3), r.GeneratorLimited, r.SendErrors,
+            quota, m.CompetitorCpuPct is { } c ? Math.Round(c, 1) : null,
+            lag?.Count, lag is null ? null : Math.Round(lag.QuantileMs(0.99), 3), lag is null ? null : Math.Round(lag.QuantileMs(0.999), 3), lag?.Above(5),
+            a is null ? null : b!.Gen2Collections - a.Gen2Collections);
     }
 }
 
@@ -256,16 +280,23 @@ internal static class Summary
             var c = byRelay.FirstOrDefault(g => g.Key == "c-epoll");
             var cCpu = c is null ? double.NaN : Median(c.Select(r => r.cpu_us_per_packet));
             Console.WriteLine();
-            Console.WriteLine($"| relay ({byRelay[0].First().channels} channels, medians of {byRelay[0].Count()}) | CPU µs/packet | × C | p50 ms | p99 ms | p99.9 ms | loss % | GC | alloc B/packet | generator CPU % |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+            var cP99 = c is null ? double.NaN : Median(c.Select(r => r.p99_ms));
+            var cP999 = c is null ? double.NaN : Median(c.Select(r => r.p999_ms));
+            Console.WriteLine($"| relay ({byRelay[0].First().channels} channels, medians of {byRelay[0].Count()}) | CPU µs/packet | × C | p50 ms | p99 ms | p99 × C | p99.9 ms | p99.9 × C | loss % | GC | alloc B/packet | generator CPU % | loop lag p99 / p99.9 ms | wake-ups > 5 ms |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var g in byRelay)
             {
                 var cpu = Median(g.Select(r => r.cpu_us_per_packet));
-                Console.WriteLine($"| {g.Key} | {cpu:F2} | {cpu / cCpu:F2} | {Median(g.Select(r => r.p50_ms)):F2} | {Median(g.Select(r => r.p99_ms)):F2} | " +
-                                  $"{Median(g.Select(r => r.p999_ms)):F2} | {Median(g.Select(r => r.loss_pct)):F3} | " +
+                var p99 = Median(g.Select(r => r.p99_ms));
+                var p999 = Median(g.Select(r => r.p999_ms));
+                Console.WriteLine($"| {g.Key} | {cpu:F2} | {cpu / cCpu:F2} | {Median(g.Select(r => r.p50_ms)):F2} | {p99:F2} | {p99 / cP99:F2} | " +
+                                  $"{p999:F2} | {p999 / cP999:F2} | {Median(g.Select(r => r.loss_pct)):F3} | " +
                                   $"{(g.First().gc_collections is null ? "—" : Median(g.Select(r => (double)r.gc_collections!.Value)).ToString("F0"))} | " +
                                   $"{(g.First().alloc_bytes_per_packet is null ? "—" : Median(g.Select(r => r.alloc_bytes_per_packet!.Value)).ToString("F1"))} | " +
-                                  $"{Median(g.Select(r => r.generator_cpu_pct)):F0} |");
+                                  $"{Median(g.Select(r => r.generator_cpu_pct)):F0} | " +
+                                  (g.First().loop_lag_p99_ms is null ? "— | — |"
+                                      : $"{Median(g.Select(r => r.loop_lag_p99_ms!.Value)):F2} / {Median(g.Select(r => r.loop_lag_p999_ms!.Value)):F2} | " +
+                                        $"{Median(g.Select(r => (double)r.loop_wakeups_over_5ms!.Value)):F0} |"));
             }
         }
         if (idle.Count > 0)
@@ -284,7 +315,8 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     bool Overload = false, int? RelayCpu = null, bool InProcess = false, int? RelayCpuQuota = null, string? BaselineNode = null,
     bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000,
     double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
-    IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false)
+    IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
+    int Competitors = 0, bool LoopLag = false, int PortOffset = 0, double Warmup = 3)
 {
     /// <summary>Extra environment of the node process (--node-env K=V), e.g. MALLOC_ARENA_MAX=2.</summary>
     public IReadOnlyDictionary<string, string> NodeEnvironment => NodeEnv ?? new Dictionary<string, string>();
@@ -321,6 +353,10 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--soak-warmup" => o with { SoakWarmupMinutes = double.Parse(Next()) / 60 },
                 "--malloc-info" => o with { MallocInfo = true },
                 "--soak-ports" => o with { SoakPortBase = int.Parse(Next()) },
+                "--competitor" => o with { Competitors = int.Parse(Next()) },
+                "--loop-lag" => o with { LoopLag = true },
+                "--port-offset" => o with { PortOffset = int.Parse(Next()) },
+                "--warmup" => o with { Warmup = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                 "--node-env" => o with { NodeEnv = WithEnv(o.NodeEnv, Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };

@@ -22,6 +22,9 @@ internal abstract class RelayUnderTest : IAsyncDisposable
     /// <summary>Runtime stats where the relay reports them (ActorRelay), else null.</summary>
     public virtual Task<RuntimeStats?> RuntimeAsync() => Task.FromResult<RuntimeStats?>(null);
 
+    /// <summary>The relay loops' lag histogram (cumulative buckets) where the relay exports it (ActorRelay with --loop-lag), else null.</summary>
+    public virtual Task<LoopLag?> LoopLagAsync() => Task.FromResult<LoopLag?>(null);
+
     /// <summary>CPU time of the relay process (user + system), from /proc.</summary>
     public virtual double CpuMilliseconds()
     {
@@ -93,8 +96,14 @@ internal abstract class RelayUnderTest : IAsyncDisposable
 /// <c>socket</c> (relay loops), <c>socket-dotnet</c> (the socket transport on the runtime's socket engine) or <c>akka-io</c>.
 /// </summary>
 internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, ActorSystem generator, string? nodeDll = null,
-    IReadOnlyDictionary<string, string>? extraEnvironment = null) : RelayUnderTest
+    IReadOnlyDictionary<string, string>? extraEnvironment = null, int? metricsPort = null) : RelayUnderTest
 {
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    /// <summary>Reads actorrelay_relay_loop_lag_seconds from the node's /metrics (loopback), when it exports them.</summary>
+    public override async Task<LoopLag?> LoopLagAsync() =>
+        metricsPort is { } port ? LoopLag.Parse(await Http.GetStringAsync($"http://127.0.0.1:{port}/metrics")) : null;
+
     private readonly string _transport = relay is "socket-dotnet" or "socket-metrics" or "socket-bare" ? "socket" : relay;
     private readonly CancellationTokenSource _scraping = new();
 
@@ -114,15 +123,13 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
                 ["ACTORRELAY__SOCKET_ENGINE"] = relay == "socket-dotnet" ? "dotnet" : "auto",
                 ["ACTORRELAY__CONTROL__ADMINISTRATORS"] = "127.0.0.1", // the generator reads runtime stats after a forced collection
             };
-        // socket-bare: no per-call quality; socket-metrics: quality and the metrics endpoint, scraped every second as a
-        // Prometheus with a 1 s interval would (the plain socket relay runs the defaults: quality on, no endpoint)
+        // socket-bare: no per-call quality (the plain socket relay runs the defaults: quality on, no endpoint)
         if (relay == "socket-bare") env["ACTORRELAY__QUALITY__ENABLED"] = "off";
-        var metricsPort = remotePort + 1000;
-        string[] metrics = relay == "socket-metrics" ? ["--metrics", $"127.0.0.1:{metricsPort}"] : [];
+        if (metricsPort is { } mp) env["ACTORRELAY__METRICS__LISTEN"] = $"127.0.0.1:{mp}";
         foreach (var (k, v) in extraEnvironment ?? new Dictionary<string, string>()) env[k] = v;
         Process = Launch("dotnet", [nodeDll ?? Paths.NodeDll, "--transport", _transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
-                "--log-level", "warning", ..metrics], env, "All set.");
-        if (metrics.Length > 0) _ = ScrapeAsync($"http://127.0.0.1:{metricsPort}/metrics", _scraping.Token);
+                "--log-level", "warning"], env, "All set.");
+        if (relay == "socket-metrics" && metricsPort is { } scraped) _ = ScrapeAsync($"http://127.0.0.1:{scraped}/metrics", _scraping.Token);
         _node = await generator.ActorSelection($"akka.tcp://actor-relay@127.0.0.1:{remotePort}/user/relay").ResolveOne(TimeSpan.FromSeconds(10));
         var opened = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
             _node.Ask<ChannelOpened>(new OpenChannel($"bench-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(30))));

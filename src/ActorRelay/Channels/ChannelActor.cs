@@ -259,22 +259,27 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
 
     private void PublishDrops()
     {
-        foreach (var slot in new[] { _left, _right })
+        // Both sides, without an array per summary: while the node sheds, every side publishes one per stats-interval,
+        // and their garbage feeds the collections that stop the relay loops (issue 13).
+        PublishDrops(_left);
+        PublishDrops(_right);
+    }
+
+    private void PublishDrops(SideSlot slot)
+    {
+        if (slot.Path is null) return;
+        slot.Path.Counters.ClearDropsPending();
+        var total = slot.Path.Counters.DroppedByReason();
+        var since = new Dictionary<DropReason, long>();
+        foreach (var (reason, n) in total)
         {
-            if (slot.Path is null) continue;
-            slot.Path.Counters.ClearDropsPending();
-            var total = slot.Path.Counters.DroppedByReason();
-            var since = new Dictionary<DropReason, long>();
-            foreach (var (reason, n) in total)
-            {
-                var before = slot.Reported?.GetValueOrDefault(reason) ?? 0;
-                if (n > before) since[reason] = n - before;
-            }
-            if (since.Count == 0) continue;
-            slot.Reported = total;
-            Log.Debug("Channel {Channel} side {Side} dropped {Drops}", _spec.ChannelId, slot.Side, since);
-            Publish(new PacketsDropped(_spec.ChannelId, slot.Side, since, total));
+            var before = slot.Reported?.GetValueOrDefault(reason) ?? 0;
+            if (n > before) since[reason] = n - before;
         }
+        if (since.Count == 0) return;
+        slot.Reported = total;
+        Log.Debug("Channel {Channel} side {Side} dropped {Drops}", _spec.ChannelId, slot.Side, since);
+        Publish(new PacketsDropped(_spec.ChannelId, slot.Side, since, total));
     }
 
     // ---- timeouts ------------------------------------------------------------------------------

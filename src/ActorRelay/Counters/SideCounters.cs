@@ -53,10 +53,12 @@ public sealed class SideCounters
     /// <summary>Called by the channel after it published a drop summary.</summary>
     public void ClearDropsPending() => Volatile.Write(ref _dropsPending, 0);
 
+    private static readonly DropReason[] Reasons = Enum.GetValues<DropReason>(); // not a new array per summary
+
     public Dictionary<DropReason, long> DroppedByReason()
     {
         var d = new Dictionary<DropReason, long>();
-        foreach (var r in Enum.GetValues<DropReason>())
+        foreach (var r in Reasons)
         {
             var n = Dropped(r);
             if (n != 0) d[r] = n;

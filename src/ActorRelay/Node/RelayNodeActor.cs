@@ -64,7 +64,12 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         _channelLimit = channelLimit ?? NodeCapacity.ChannelLimit(settings, null);
         _policy = settings.ControlPolicy;
         _channels = new ChannelRegistry(new PortPool(settings.PortMin, settings.PortMax));
-        if (settings.UsesRelayLoops) _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay, lag: metrics?.LoopLag);
+        if (settings.UsesRelayLoops)
+        {
+            _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay, lag: metrics?.LoopLag,
+                nice: settings.RelayLoopNice);
+            if (_loops.PriorityProblem() is { } why) _log.Warning("{Problem} (relay.relay-loop-nice needs root or CAP_SYS_NICE)", why);
+        }
         if (settings.PersistenceEnabled) Restoring();
         else Running();
     }

@@ -67,6 +67,11 @@ internal static unsafe partial class LinuxUdp
         public uint Length;
     }
 
+    /// <summary>setpriority(PRIO_PROCESS, 0, nice): on Linux the nice value of the calling thread only.</summary>
+    [LibraryImport("libc")]
+    public static partial int setpriority(int which, int who, int prio);
+    public const int PRIO_PROCESS = 0;
+
     [LibraryImport("libc")]
     public static partial int epoll_create1(int flags);
 

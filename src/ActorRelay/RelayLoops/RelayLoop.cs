@@ -12,7 +12,8 @@ namespace ActorRelay.RelayLoops;
 
 /// <summary>
 /// One relay thread for many side sockets (the <c>socket</c> transport on Linux): it waits on all of them with
-/// epoll, reads what arrived with one <c>recvmmsg</c> per ready socket (up to <see cref="Batch"/> datagrams),
+/// epoll, reads what arrived (one <c>recvfrom</c> for an ordinary socket, <c>recvmmsg</c> batches of up to <see cref="Batch"/>
+/// datagrams that drain a busy one),
 /// decides each datagram with the side's latch policy and sends the admitted ones out of the sibling's socket
 /// with one <c>sendmmsg</c>. Buffers are native and owned by the loop, so a socket costs no receive buffer and
 /// no async state of its own, and nothing is allocated per packet. Both sides of a channel live on the same
@@ -25,6 +26,8 @@ internal sealed unsafe class RelayLoop : IDisposable
 {
     /// <summary>Datagrams read from one socket per wake-up: a flood on one port gets this many, then the others get their turn.</summary>
     public const int Batch = 32;
+    /// <summary>Batches a busy socket is drained by in one visit at most: then the other ready sockets get their turn.</summary>
+    public const int BatchesPerVisit = 4;
     private const int MaxEvents = 256;
     private const ulong WakeToken = ulong.MaxValue;
 
@@ -42,7 +45,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     private uint _generation;
     private int _attached;
     private int _rxDirty = Batch;           // receive headers whose name length the last recvmmsg overwrote
-    private uint _round;                    // epoll wake-ups so far
+    private uint _round;                    // epoll wake-ups so far (written by the loop thread only)
     private int _fullRounds;                // epoll_waits in a row that filled their event array
     private bool _behind;                   // so many in a row that the loop has a backlog, not a burst: more sockets stay ready than a round serves
     private const int FullRoundsBehind = 8;
@@ -63,15 +66,21 @@ internal sealed unsafe class RelayLoop : IDisposable
     private readonly long _maxQueueDelayNs;
     private readonly Func<long> _realtimeNs;
     private readonly Prometheus.Histogram? _lag;      // observed once per wake-up, when the node exports metrics
+    private readonly int _nice;
+    private readonly ManualResetEventSlim _prioritySet = new();
+    private volatile int _priorityError;             // errno of the loop thread's setpriority, 0: done (or not asked)
 
     /// <param name="maxDatagram">The largest datagram relayed; buffers hold one byte more, so a full buffer means oversize.</param>
     /// <param name="maxQueueDelay">A datagram of a busy socket that waited longer than this in the kernel's queue is dropped
     /// (<see cref="DropReason.Late"/>) instead of relayed late; zero: never.</param>
     /// <param name="realtimeNs">The wall clock the kernel's receive times are compared with, in ns since the epoch (tests inject one).</param>
     /// <param name="lag">Where the loop reports how late it served each wake-up's sockets (null: it does not measure).</param>
-    public RelayLoop(string name, int maxDatagram, TimeSpan maxQueueDelay = default, Func<long>? realtimeNs = null, Prometheus.Histogram? lag = null)
+    /// <param name="nice">The nice value the loop's thread asks for (0: the process's own); see <see cref="PriorityProblem"/>.</param>
+    public RelayLoop(string name, int maxDatagram, TimeSpan maxQueueDelay = default, Func<long>? realtimeNs = null, Prometheus.Histogram? lag = null,
+        int nice = 0)
     {
         _lag = lag;
+        _nice = nice;
         if (!Supported) throw new PlatformNotSupportedException("the relay loop needs Linux on x64 or arm64");
         _stride = (maxDatagram + 1 + 7) & ~7;
         _maxQueueDelayNs = (long)(maxQueueDelay.TotalMilliseconds * 1_000_000);
@@ -122,6 +131,9 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Sockets attached now (read from any thread; for diagnostics and tests).</summary>
     public int Attached => Volatile.Read(ref _attached);
 
+    /// <summary>epoll wake-ups so far (read from any thread; for diagnostics and tests).</summary>
+    public long Rounds => Volatile.Read(ref _round);
+
     /// <summary>Batched reads (recvmmsg) of busy sockets so far (for diagnostics and tests).</summary>
     public long BatchedReads => Volatile.Read(ref _batchedReads);
     private long _batchedReads;
@@ -157,8 +169,24 @@ internal sealed unsafe class RelayLoop : IDisposable
 
     // ---- the loop thread ---------------------------------------------------------------------
 
+    /// <summary>
+    /// Why the loop's thread could not take its nice value (waits up to a second for the thread to try), or null when
+    /// it did or was not asked to.
+    /// </summary>
+    public string? PriorityProblem()
+    {
+        _prioritySet.Wait(TimeSpan.FromSeconds(1));
+        var error = _priorityError;
+        return error == 0 ? null : $"relay loop {_thread.Name} could not take nice {_nice} ({new SocketException(error).Message}): it runs at the node's priority";
+    }
+
     private void Run()
     {
+        // The loop is the node's only latency-critical thread: a lower nice gives it a larger share of a busy core
+        // than the control plane, the JIT compiler, the collector and other processes, and wakes it ahead of them
+        // (issue 13). On Linux, setpriority(PRIO_PROCESS, 0) sets the calling thread's nice only.
+        if (_nice != 0 && setpriority(PRIO_PROCESS, 0, _nice) != 0) _priorityError = Errno();
+        _prioritySet.Set();
         try
         {
             while (!_stopping)
@@ -220,6 +248,10 @@ internal sealed unsafe class RelayLoop : IDisposable
     private void AttachNow(EpollSide side, Socket socket)
     {
         if (side.LoopToken != 0) Detach(side);         // a re-bind replaces the side's socket
+        // The kernel stamps each datagram of the socket on arrival (SO_TIMESTAMPNS), for the late check of batched reads.
+        // Once, here: no setsockopt on the data path (issue 13; it used to be switched on and off as sockets turned busy
+        // and calm, and the first stamping socket of the host flips the kernel's global timestamping switch).
+        if (_maxQueueDelayNs > 0) socket.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [1, 0, 0, 0]);
         var added = false;
         socket.SafeHandle.DangerousAddRef(ref added);   // throws ObjectDisposedException for a closed socket
         int slot;
@@ -269,48 +301,60 @@ internal sealed unsafe class RelayLoop : IDisposable
 
     /// <summary>
     /// Reads from one ready socket and relays what its latch admits. A socket that was ready in the previous round
-    /// too is busy (a fast stream or a flood), and so is every socket while the loop is behind (epoll_wait has filled its
-    /// event array round after round: more sockets stay ready than one round serves, so a socket is not seen in
-    /// consecutive rounds): it is read in a batch of up to
-    /// <see cref="Batch"/> with recvmmsg, and each datagram that waited in the kernel's queue longer than the maximum
-    /// queue delay is shed (<see cref="DropReason.Late"/>): under overload the relay drops stale packets cheaply instead
-    /// of relaying them hundreds of milliseconds late, and catches up at once when the load drops. An ordinary media
-    /// socket (a packet every 20 ms) gets one recvfrom, which costs less than a recvmmsg of one; whatever else is
-    /// queued makes epoll report it again in the next round.
+    /// too is busy (a fast stream, a flood, or a queue left by a stall: the loop was descheduled, throttled by a CPU
+    /// quota or frozen by a garbage collection), and so is every socket while the loop is behind (epoll_wait has filled
+    /// its event array round after round: more sockets stay ready than one round serves, so a socket is not seen in
+    /// consecutive rounds). A busy socket is drained: read in batches of up to <see cref="Batch"/> with recvmmsg until
+    /// its queue is empty or <see cref="BatchesPerVisit"/> batches were read (a flood on one port then waits for the next
+    /// round, the other sockets get their turn), and each datagram that waited in the kernel's queue longer than the
+    /// maximum queue delay is shed (<see cref="DropReason.Late"/>): under overload the relay drops stale packets cheaply
+    /// instead of relaying them hundreds of milliseconds late, and catches up at once when the load drops. An ordinary
+    /// media socket (a packet every 20 ms) gets one recvfrom, which costs less than a recvmmsg of one; whatever else is
+    /// queued makes epoll report it again in the next round, where it is busy.
+    /// <para>Why drain (issue 13): reading one batch per readiness served a queue of k batches in k rounds, each behind
+    /// every other ready socket's turn and each paying an epoll round trip; after a stall the backlog drained at the
+    /// pace of the rounds, not of the reads. Draining serves each socket's queue in one visit, as the C reference does
+    /// (it reads until EAGAIN), while the per-visit cap keeps one flooded port from holding the loop.</para>
     /// </summary>
     private void Receive(EpollSide side)
     {
         var busy = _behind || side.LoopLastRound == _round - 1;
         side.LoopLastRound = _round;
-        int n;
-        var staleBefore = long.MinValue;
-        if (_maxQueueDelayNs > 0) Stamp(side, busy);
-        if (busy)
+        if (!busy)
+        {
+            var nameLength = (uint)SockaddrSize;
+            var got = recvfrom(side.LoopFd, _buffers, (nuint)_stride, MSG_DONTWAIT, _names, &nameLength);
+            if (got < 0) { ReceiveFailed(side, Errno()); return; }
+            _rx[0].Length = (uint)got;
+            _rx[0].Header.NameLength = nameLength;
+            _rxDirty = Math.Max(_rxDirty, 1);
+            Relay(side, 1, long.MinValue);
+            return;
+        }
+        for (var batch = 0; batch < BatchesPerVisit; batch++)
         {
             for (var i = 0; i < _rxDirty; i++)
             {
                 _rx[i].Header.NameLength = SockaddrSize;
                 if (_maxQueueDelayNs > 0) _rx[i].Header.ControlLength = TimestampControlSize;
             }
-            n = recvmmsg(side.LoopFd, _rx, Batch, MSG_DONTWAIT, null);
+            var n = recvmmsg(side.LoopFd, _rx, Batch, MSG_DONTWAIT, null);
             _rxDirty = Math.Max(n, 0);
+            if (n <= 0)
+            {
+                if (n < 0) ReceiveFailed(side, Errno());
+                return;
+            }
             _batchedReads++;
-            if (_maxQueueDelayNs > 0 && n > 0) staleBefore = _realtimeNs() - _maxQueueDelayNs;
+            Relay(side, n, _maxQueueDelayNs > 0 ? _realtimeNs() - _maxQueueDelayNs : long.MinValue);
+            if (n < Batch || side.LoopToken == 0) return; // drained (or the socket failed and was closed while relaying)
         }
-        else
-        {
-            var nameLength = (uint)SockaddrSize;
-            var got = recvfrom(side.LoopFd, _buffers, (nuint)_stride, MSG_DONTWAIT, _names, &nameLength);
-            n = got < 0 ? -1 : 1;
-            _rx[0].Length = (uint)Math.Max(got, 0);
-            _rx[0].Header.NameLength = nameLength;
-            _rxDirty = Math.Max(_rxDirty, 1);
-        }
-        if (n <= 0)
-        {
-            if (n < 0) ReceiveFailed(side, Errno());
-            return;
-        }
+    }
+
+    /// <summary>Decides the <paramref name="n"/> datagrams just read and sends the admitted ones; datagrams the kernel
+    /// stamped before <paramref name="staleBefore"/> (ns since the epoch; <see cref="long.MinValue"/>: none) are shed as late.</summary>
+    private void Relay(EpollSide side, int n, long staleBefore)
+    {
         LatchedTarget? target = null;
         var count = 0;
         for (var i = 0; i < n; i++)
@@ -400,29 +444,6 @@ internal sealed unsafe class RelayLoop : IDisposable
         var socket = side.LoopSocket!;
         CloseNow(side, socket, null);
         side.SideActor.Tell(new SocketFault(socket, new SocketException(error)));
-    }
-
-    /// <summary>
-    /// Has the kernel stamp a socket's datagrams on arrival (SO_TIMESTAMPNS) while it is busy, and stop after a run of
-    /// calm reads: stamping costs every read of the socket a little, which only a socket that may be late should pay.
-    /// Datagrams queued before stamping began are stamped when read (they look fresh): shedding starts with the next batch.
-    /// </summary>
-    private static void Stamp(EpollSide side, bool busy)
-    {
-        const int CalmReadsBeforeUnstamping = 256;
-        if (busy)
-        {
-            side.LoopCalmReads = 0;
-            if (side.LoopStamped) return;
-            side.LoopSocket!.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [1, 0, 0, 0]);
-            side.LoopStamped = true;
-        }
-        else if (side.LoopStamped && ++side.LoopCalmReads >= CalmReadsBeforeUnstamping)
-        {
-            side.LoopSocket!.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [0, 0, 0, 0]);
-            side.LoopStamped = false;
-            side.LoopCalmReads = 0;
-        }
     }
 
     /// <summary>The kernel's receive time of datagram <paramref name="i"/> of the last recvmmsg, in ns since the epoch; 0 if absent.</summary>

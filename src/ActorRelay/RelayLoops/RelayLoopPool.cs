@@ -10,12 +10,12 @@ internal sealed class RelayLoopPool : IDisposable
     private readonly RelayLoop[] _loops;
     private int _next = -1;
 
-    public RelayLoopPool(int count, int maxDatagram, TimeSpan maxQueueDelay, string name = "relay-loop", Prometheus.Histogram? lag = null)
+    public RelayLoopPool(int count, int maxDatagram, TimeSpan maxQueueDelay, string name = "relay-loop", Prometheus.Histogram? lag = null, int nice = 0)
     {
         _loops = new RelayLoop[Math.Max(1, count)];
         try
         {
-            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram, maxQueueDelay, lag: lag);
+            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram, maxQueueDelay, lag: lag, nice: nice);
         }
         catch
         {
@@ -36,5 +36,13 @@ internal sealed class RelayLoopPool : IDisposable
     public void Dispose()
     {
         foreach (var loop in _loops) loop?.Dispose();
+    }
+
+    /// <summary>Why the loops could not take their nice value (waits until each has tried), or null when they all did.</summary>
+    public string? PriorityProblem()
+    {
+        foreach (var loop in _loops)
+            if (loop.PriorityProblem() is { } why) return why;
+        return null;
     }
 }

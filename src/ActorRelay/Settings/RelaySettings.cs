@@ -36,6 +36,8 @@ public sealed record RelaySettings
     public required int MaxDatagram { get; init; }
     public required SocketEngine SocketEngine { get; init; }
     public required int RelayLoops { get; init; }
+    /// <summary>The nice value the relay loops ask for (relay.relay-loop-nice); 0: the node's own.</summary>
+    public required int RelayLoopNice { get; init; }
     public required TimeSpan MaxQueueDelay { get; init; }
     public required int SocketReceiveBuffer { get; init; }
     public required int SocketSendBuffer { get; init; }
@@ -112,6 +114,7 @@ public sealed record RelaySettings
             MaxDatagram = r.Int("max-datagram", 1, MaxUdpPayload),
             SocketEngine = ParseSocketEngine(r.String("socket-engine")),
             RelayLoops = r.Int("relay-loops", 0, 1024),
+            RelayLoopNice = r.Int("relay-loop-nice", -20, 19),
             MaxQueueDelay = r.Duration("max-queue-delay"),
             SocketReceiveBuffer = r.Int("socket-receive-buffer", 0, int.MaxValue),
             SocketSendBuffer = r.Int("socket-send-buffer", 0, int.MaxValue),

@@ -199,4 +199,38 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         Assert.Equal(200, (await b.ExpectAsync(Wait)).Length);
         Assert.Equal(1, l.Counters.Dropped(DropReason.Oversize));
     }
+
+    [Fact]
+    public async Task A_busy_socket_is_drained_in_one_visit_not_one_batch_per_round()
+    {
+        using var loop = new RelayLoop("spec-loop", 1500);
+        var (l, r) = Channel(loop, _ports.Min, start: false);
+        const int queued = 1 + 3 * RelayLoop.Batch + 3; // one plain read, then three full batches and a short one
+        await QueueThenStartAsync(l, r, queued);
+        // wake-ups: the attach commands, the first (plain) read, the drain; one batch per round took 4 more rounds
+        Assert.True(loop.Rounds <= 4, $"{loop.Rounds} rounds");
+        Assert.Equal(4, loop.BatchedReads);
+        Assert.Equal(queued, l.Counters.Dropped(DropReason.PeerNotLatched));
+    }
+
+    [Fact]
+    public async Task A_flooded_socket_gets_at_most_the_per_visit_batches_then_the_next_round()
+    {
+        using var loop = new RelayLoop("spec-loop", 1500);
+        var (l, r) = Channel(loop, _ports.Min, start: false);
+        const int queued = 1 + (RelayLoop.BatchesPerVisit + 1) * RelayLoop.Batch; // more than one visit drains
+        await QueueThenStartAsync(l, r, queued);
+        Assert.Equal(RelayLoop.BatchesPerVisit + 1, loop.BatchedReads);    // reads that got datagrams
+        Assert.True(loop.Rounds >= 4, $"{loop.Rounds} rounds");              // the fifth batch waited for the next round
+    }
+
+    [Fact]
+    public void The_loop_thread_takes_its_nice_value()
+    {
+        using var loop = new RelayLoop("nice-loop", 1500, nice: 5); // raising one's nice needs no privilege
+        Assert.Null(loop.PriorityProblem());
+        var task = Directory.GetDirectories("/proc/self/task").Single(t => File.ReadAllText(Path.Combine(t, "comm")).Trim() == "nice-loop");
+        var stat = File.ReadAllText(Path.Combine(task, "stat"));
+        Assert.Equal("5", stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16]); // field 19 of stat: nice
+    }
 }

@@ -36,6 +36,7 @@ public sealed class RelaySettingsTests
         Assert.Equal(0, s.RelayLoops);
         Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), s.RelayLoopCount);
         Assert.Equal(TimeSpan.FromMilliseconds(100), s.MaxQueueDelay);
+        Assert.Equal(-5, s.RelayLoopNice);
         Assert.Equal(OperatingSystem.IsLinux(), s.UsesRelayLoops);
     }
 
@@ -72,6 +73,8 @@ public sealed class RelaySettingsTests
     [InlineData("relay.stats-interval = 0", "stats-interval")]
     [InlineData("relay.socket-engine = io_uring", "relay.socket-engine")]
     [InlineData("relay.relay-loops = -1", "relay.relay-loops")]
+    [InlineData("relay.relay-loop-nice = -21", "relay.relay-loop-nice")]
+    [InlineData("relay.relay-loop-nice = 20", "relay.relay-loop-nice")]
     [InlineData("relay.max-queue-delay = -5ms", "relay.max-queue-delay")]
     public void Invalid_values_fail_fast_naming_the_key(string hocon, string key)
     {

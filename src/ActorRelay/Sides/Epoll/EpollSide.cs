@@ -25,8 +25,6 @@ internal sealed class EpollSide : SideDataPath<EpollSide>, ISocketDataPath
     internal int LoopFd = -1;
     internal Socket? LoopSocket;
     internal uint LoopLastRound;             // the loop's last wake-up round in which this socket was ready
-    internal bool LoopStamped;               // the kernel stamps this socket's datagrams (while it is busy)
-    internal int LoopCalmReads;              // reads since it was last busy
 
     public EpollSide(SideSpec spec, Socket socket, RelayLoop loop, IActorRef channel, IActorRef side) : base(spec, channel, side)
     {
