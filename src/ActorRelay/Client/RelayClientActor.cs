@@ -20,6 +20,9 @@ public sealed class RelayClientActor : ReceiveActor, IWithTimers
     private readonly ActorPath _nodePath;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly HashSet<string> _channels = new(StringComparer.Ordinal);
+    /// <summary>The channel actors of the channels this client opened, watched: in a relay cluster a channel lives on
+    /// whichever node placed it, and that node's loss reaches the client as their termination.</summary>
+    private readonly Dictionary<IActorRef, string> _channelActors = new();
     private readonly List<ChannelWriter<IChannelEvent>> _sinks = new();
     private readonly HashSet<IActorRef> _forwardTo = new();
     private readonly List<(Request Request, DateTime Since)> _waiting = new();
@@ -62,6 +65,13 @@ public sealed class RelayClientActor : ReceiveActor, IWithTimers
 
     /// <summary>A request's child: the reply the node gave to its command.</summary>
     private sealed record Answered(object Command, object Reply);
+
+    /// <summary>A watched channel actor terminated this long ago without its ChannelClosed: its node is lost.</summary>
+    private sealed record CheckLost(string ChannelId);
+
+    /// <summary>How long a terminated channel actor's ChannelClosed may take to arrive before the channel counts as lost
+    /// (a closed channel's actor stops right after it; the event comes through the node).</summary>
+    internal static readonly TimeSpan LostGrace = TimeSpan.FromSeconds(2);
 
     private sealed record Tick
     {
@@ -120,7 +130,10 @@ public sealed class RelayClientActor : ReceiveActor, IWithTimers
         {
             switch (a.Reply)
             {
-                case ChannelOpened o: _channels.Add(o.ChannelId); break;
+                case ChannelOpened o:
+                    _channels.Add(o.ChannelId);
+                    if (!o.Channel.IsNobody() && _channelActors.TryAdd(o.Channel, o.ChannelId)) Context.Watch(o.Channel);
+                    break;
                 case Subscribed { ChannelId: { } id }: _channels.Add(id); break;
                 case ChannelClosed c: _channels.Remove(c.ChannelId); break;
             }
@@ -135,6 +148,19 @@ public sealed class RelayClientActor : ReceiveActor, IWithTimers
         Receive<AddEventSink>(s => _sinks.Add(s.Writer));
         Receive<RemoveEventSink>(s => { _sinks.Remove(s.Writer); s.Writer.TryComplete(); });
         Receive<ForwardEvents>(f => { if (_forwardTo.Add(f.To)) Context.Watch(f.To); });
+        Receive<Terminated>(t => _channelActors.ContainsKey(t.ActorRef), t =>
+        {
+            _channelActors.Remove(t.ActorRef, out var id);
+            // a channel of the node this client talks to: the node's own loss and return decide (it may bring the
+            // channel back from its journal); a channel another cluster node placed is lost with that node
+            if (t.ActorRef.Path.Address.Equals(_nodePath.Address)) return;
+            Timers.StartSingleTimer($"lost-{id}", new CheckLost(id!), LostGrace);
+        });
+        Receive<CheckLost>(c =>
+        {
+            if (_channels.Remove(c.ChannelId))
+                Publish(new ChannelLost(c.ChannelId, "the channel's relay node is gone (it crashed or is cut off); its ports are lost with it"));
+        });
         Receive<Terminated>(t => _forwardTo.Remove(t.ActorRef));
     }
 
