@@ -19,6 +19,9 @@ if (opts.Relays.Contains("auto"))
     opts = opts with { Relays = RtpEngine.Installed ? ["direct", "socket", "akka-io", "c-epoll", "rtpengine"] : ["direct", "socket", "akka-io", "c-epoll"] };
 if (opts.Relays.Contains("rtpengine") && !RtpEngine.Installed)
     throw new InvalidOperationException($"rtpengine is not installed ({RtpEngine.Binary}); apt-get install rtpengine-daemon");
+if ((opts.Rounds > 0 || opts.Overload || opts.Ramp.Length > 0) && !opts.Restart && opts.Soak == 0 && !opts.NgSetup &&
+    opts.ClientPortBase + 2 * Math.Max(opts.Channels, opts.Ramp.DefaultIfEmpty(0).Max()) > 32767)
+    throw new ArgumentException($"--port-base {opts.PortBase} puts the stream's clients at {opts.ClientPortBase} and above 32767: use --rounds 0 (setup only) or a lower base");
 if (opts.InProcess && opts.RelayCpuQuota is not null) throw new ArgumentException("--relay-cpu-quota limits a relay process: not with --in-process");
 ActorRelayNode.MaxIdleChannels = opts.IdleChannels;
 RelayUnderTest.PinnedCpu = opts.RelayCpu;
@@ -38,15 +41,25 @@ using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString(
 
 RelayUnderTest Make(string name, int k) => name switch
 {
-    "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, 10000),
-    "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "akka-io" => new ActorRelayNode(name, 10000, 4600 + k, system),
-    "baseline" => new ActorRelayNode("socket", 10000, 4600 + k, system, opts.BaselineNode
+    "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, opts.PortBase),
+    "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "akka-io" => new ActorRelayNode(name, opts.PortBase, opts.ControlPortBase + k, system),
+    // the node process without its channel journal (relay.persistence off): what persistence costs
+    "socket-no-journal" => new ActorRelayNode("socket", opts.PortBase, opts.ControlPortBase + k, system,
+        extraEnvironment: new Dictionary<string, string> { ["ACTORRELAY__PERSISTENCE__ENABLED"] = "off" }),
+    "baseline" => new ActorRelayNode("socket", opts.PortBase, opts.ControlPortBase + k, system, opts.BaselineNode
         ?? throw new ArgumentException("relay baseline needs --baseline-node PATH (an ActorRelay.Node.dll built from another commit)")),
-    "c-epoll" => new CRelay(cRelay, 20000),
-    "rtpengine" => new RtpEngine(24000, 2223 + k),
-    "direct" => new DirectLoopback(24000),
+    "c-epoll" => new CRelay(cRelay, opts.PortBase + 10000),
+    "rtpengine" => new RtpEngine(opts.ClientPortBase, 2223 + k),
+    "direct" => new DirectLoopback(opts.ClientPortBase),
     _ => throw new ArgumentException($"unknown relay {name}"),
 };
+
+if (opts.Restart)
+{
+    var survived = await RestartSurvival.RunAsync(opts, system);
+    await system.Terminate();
+    return survived;
+}
 
 if (opts.Soak > 0)
 {
@@ -82,7 +95,7 @@ for (var round = 1; round <= opts.Rounds; round++)
     {
         await using var relay = Make(name, k++);
         var ports = await relay.StartAsync(opts.Channels);
-        using var gen = new LoadGenerator(ports, 24000, opts.Size);
+        using var gen = new LoadGenerator(ports, opts.ClientPortBase, opts.Size);
         gen.Latch();
         var m = await Measure(relay, gen, opts.Pps, opts.Seconds, 3);
         var row = StreamRow.Of(name + (relay.InProcess ? " (in-process)" : ""), round, m);
@@ -103,7 +116,7 @@ if (opts.Overload)
         await using var relay = Make(name, k++);
         var ports = await relay.StartAsync(opts.Channels);
         if (opts.RelayCpuQuota is { } q) quota.Set(CpuQuota.Apply(relay.Pid, q)); // after start-up: only the steady state is held back
-        using var gen = new LoadGenerator(ports, 24000, opts.Size);
+        using var gen = new LoadGenerator(ports, opts.ClientPortBase, opts.Size);
         gen.Latch();
         foreach (var (phase, pps) in new[] { ("nominal", opts.Pps), ("double", opts.Pps * 2), ("recovered", opts.Pps) })
         {
@@ -134,7 +147,7 @@ if (opts.Ramp.Length > 0)
         {
             await using var relay = Make(name, k++);
             var ports = await relay.StartAsync(channels);
-            using var gen = new LoadGenerator(ports, 24000, opts.Size);
+            using var gen = new LoadGenerator(ports, opts.ClientPortBase, opts.Size);
             gen.Latch();
             var m = await Measure(relay, gen, opts.Pps, opts.Seconds, 3);
             var r = m.Stream;
@@ -160,7 +173,7 @@ if (opts.Ramp.Length > 0)
 var idle = new List<IdleRow>();
 if (opts.IdleChannels > 0)
 {
-    foreach (var name in opts.Relays.Where(r => r is "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "akka-io"))
+    foreach (var name in opts.Relays.Where(r => r is "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "socket-no-journal" or "akka-io"))
     {
         await using var relay = Make(name, k++);
         await relay.StartAsync(0);
@@ -284,8 +297,15 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     bool Overload = false, int? RelayCpu = null, bool InProcess = false, int? RelayCpuQuota = null, string? BaselineNode = null,
     bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000,
     double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
-    IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false)
+    IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
+    bool Restart = false, int RestartPortBase = 26000, int PortBase = 10000)
 {
+    /// <summary>Node control planes from here (4600 for the default --port-base 10000; 4760 for 26000).</summary>
+    public int ControlPortBase => 4600 + (PortBase - 10000) / 100;
+
+    /// <summary>Stream clients (and rtpengine, direct) from here: 24000 for the default --port-base 10000.</summary>
+    public int ClientPortBase => PortBase + 14000;
+
     /// <summary>Extra environment of the node process (--node-env K=V), e.g. MALLOC_ARENA_MAX=2.</summary>
     public IReadOnlyDictionary<string, string> NodeEnvironment => NodeEnv ?? new Dictionary<string, string>();
 
@@ -321,6 +341,9 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--soak-warmup" => o with { SoakWarmupMinutes = double.Parse(Next()) / 60 },
                 "--malloc-info" => o with { MallocInfo = true },
                 "--soak-ports" => o with { SoakPortBase = int.Parse(Next()) },
+                "--restart" => o with { Restart = true },
+                "--restart-ports" => o with { RestartPortBase = int.Parse(Next()) },
+                "--port-base" => o with { PortBase = int.Parse(Next()) },
                 "--node-env" => o with { NodeEnv = WithEnv(o.NodeEnv, Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };
