@@ -298,7 +298,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000,
     double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
     IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
-    bool Restart = false, int RestartPortBase = 26000, int PortBase = 10000)
+    bool Restart = false, int RestartPortBase = 6000, int PortBase = 10000)
 {
     /// <summary>Node control planes from here (4600 for the default --port-base 10000; 4760 for 26000).</summary>
     public int ControlPortBase => 4600 + (PortBase - 10000) / 100;

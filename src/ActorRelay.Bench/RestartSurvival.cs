@@ -10,11 +10,11 @@ namespace ActorRelay.Bench;
 internal sealed record RestartRow(
     string stop, int round, int channels, int streaming, int pps,
     double stop_to_exit_ms, double exit_to_all_set_ms,
-    double media_back_median_ms, double media_back_p95_ms, double media_back_last_ms, int streaming_not_back,
+    double? media_back_median_ms, double? media_back_p95_ms, double? media_back_last_ms, int streaming_not_back, double? pool_bound_ms,
     int channels_before, int channels_after, int channels_lost,
     int pool_sockets_before, int pool_sockets_left_by_old_process, int ports_in_use_before, int ports_in_use_after, int pool_sockets_after,
     int ports_in_use_after_closing_all, int pool_sockets_after_closing_all, int ports_leaked,
-    int journal_backlog_before_stop, double node_exit_code);
+    int journal_backlog_before_stop, double node_exit_code, int? list_channels_before, int? list_channels_after);
 
 /// <summary>
 /// Restart survival at scale (issue 9): one node process (persistence on, SQLite in a fresh data directory), N channels
@@ -28,7 +28,7 @@ internal sealed record RestartRow(
 /// </summary>
 internal static class RestartSurvival
 {
-    private const int ControlPort = 4700;
+    private const int ControlPort = 6470;
 
     public static async Task<int> RunAsync(BenchOptions opts, ActorSystem system)
     {
@@ -36,7 +36,7 @@ internal static class RestartSurvival
         var streaming = channels / 2;
         var portMin = opts.RestartPortBase;
         var portMax = portMin + 2 * channels + 99;
-        var clientMin = (portMax / 1000 + 1) * 1000;
+        var clientMin = (portMax / 100 + 1) * 100;
         if (clientMin + 2 * streaming > 32767)
             throw new ArgumentException($"{channels} channels from port {portMin} need clients up to {clientMin + 2 * streaming}: above 32767");
         var started = DateTimeOffset.UtcNow;
@@ -70,8 +70,8 @@ internal static class RestartSurvival
                           "media back after All set., median channel ms | last channel ms | streaming not back | channels lost | ports leaked |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var g in rows.GroupBy(r => r.stop))
-            Console.WriteLine($"| {g.Key} | {Median(g.Select(r => r.exit_to_all_set_ms)):F0} | {Median(g.Select(r => r.media_back_median_ms)):F0} | " +
-                              $"{Median(g.Select(r => r.media_back_last_ms)):F0} (max {g.Max(r => r.media_back_last_ms):F0}) | {g.Max(r => r.streaming_not_back)} | " +
+            Console.WriteLine($"| {g.Key} | {Median(g.Select(r => r.exit_to_all_set_ms)):F0} | {Median(g.Select(r => r.media_back_median_ms ?? double.PositiveInfinity)):F0} | " +
+                              $"{Median(g.Select(r => r.media_back_last_ms ?? double.PositiveInfinity)):F0} (max {g.Max(r => r.media_back_last_ms ?? double.PositiveInfinity):F0}) | {g.Max(r => r.streaming_not_back)} | " +
                               $"{g.Max(r => r.channels_lost)} | {g.Max(r => r.ports_leaked)} |");
         Console.WriteLine($"load average after: {loadAfter}");
         Console.WriteLine($"results: {file}");
@@ -98,7 +98,7 @@ internal static class RestartSurvival
             ["ACTORRELAY__PERSISTENCE__DATA_DIRECTORY"] = data.FullName,
         };
         string[] args = [Paths.NodeDll, "--transport", "socket", "--bind", "127.0.0.1", "--remote-port", ControlPort.ToString(CultureInfo.InvariantCulture),
-            "--log-level", "warning", .. kill ? Array.Empty<string>() : ["--keep-channels"]];
+            "--log-level", Environment.GetEnvironmentVariable("BENCH_NODE_LOG_LEVEL") ?? "warning", .. kill ? Array.Empty<string>() : ["--keep-channels"]];
         NodeRun? first = null, second = null;
         try
         {
@@ -111,9 +111,16 @@ internal static class RestartSurvival
             // every latch written (a crash loses at most relay.persistence.flush-after of records): the backlog is 0 twice,
             // 200 ms apart, so a latch event still on its way to the node is counted
             var statusBefore = await JournalWrittenAsync(node);
-            var before = (await node.Ask<ChannelList>(ListChannels.Instance, TimeSpan.FromSeconds(30))).Channels.Select(c => c.ChannelId).ToHashSet();
+            var ids = opened.Select(o => o.ChannelId).ToList();
+            var before = await FoundAsync(node, ids);
+            var listedBefore = await ListedAsync(node);
+            if (listedBefore is null)
+                foreach (var line in first.Log.Split('\n').Where(l => l.Contains("frame", StringComparison.OrdinalIgnoreCase) || l.Contains("size", StringComparison.OrdinalIgnoreCase)).Take(3))
+                    Console.Error.WriteLine($"node (ListChannels unanswered): {line}");
             var socketsBefore = PoolSockets(portMin, portMax);
 
+            var probeBefore = await node.Ask<ChannelSnapshot>(new GetChannel(ids[0]), TimeSpan.FromSeconds(30));
+            Console.Error.WriteLine($"{stop} {round}: {ids[0]} before the stop: " + Describe(probeBefore));
             var streamingTask = Task.Factory.StartNew(() => gen.Stream(pps, 3600, 0, () => 0), TaskCreationOptions.LongRunning);
             await Task.Delay(2000);
             var stopAt = Stopwatch.GetTimestamp();
@@ -127,14 +134,23 @@ internal static class RestartSurvival
             second = NodeRun.Start(args, env);
             var allSet = second.ReadyAt;
             var deadline = allSet + 30 * Stopwatch.Frequency;
-            while (Stopwatch.GetTimestamp() < deadline && Enumerable.Range(0, resumed.Length).Any(i => Volatile.Read(ref resumed[i]) == 0)) await Task.Delay(10);
+            long boundAt = 0; // when the pool holds every channel's two sockets again
+            while (Stopwatch.GetTimestamp() < deadline && Enumerable.Range(0, resumed.Length).Any(i => Volatile.Read(ref resumed[i]) == 0))
+            {
+                if (boundAt == 0 && PoolSockets(portMin, portMax) >= 2 * channels) boundAt = Stopwatch.GetTimestamp();
+                await Task.Delay(10);
+            }
+            if (boundAt == 0 && PoolSockets(portMin, portMax) >= 2 * channels) boundAt = Stopwatch.GetTimestamp();
             gen.Stop();
             await streamingTask;
             var back = Enumerable.Range(0, streaming).Select(c => (A: Volatile.Read(ref resumed[2 * c]), B: Volatile.Read(ref resumed[2 * c + 1])))
                 .Where(r => r.A != 0 && r.B != 0).Select(r => Ms(Math.Max(r.A, r.B) - allSet)).Order().ToArray();
 
             node = await ResolveAsync(system);
-            var after = (await node.Ask<ChannelList>(ListChannels.Instance, TimeSpan.FromSeconds(30))).Channels.Select(c => c.ChannelId).ToHashSet();
+            var after = await FoundAsync(node, ids);
+            var probe = await node.Ask<ChannelSnapshot>(new GetChannel(ids[0]), TimeSpan.FromSeconds(30));
+            Console.Error.WriteLine($"{stop} {round}: {ids[0]} after the restart: " + Describe(probe));
+            var listedAfter = await ListedAsync(node);
             var statusAfter = await node.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(30));
             var socketsAfter = PoolSockets(portMin, portMax);
             await Task.WhenAll(after.Select(id => node.Ask<object>(new CloseChannel(id), TimeSpan.FromSeconds(60))));
@@ -148,14 +164,18 @@ internal static class RestartSurvival
                          + InUse(statusEnd) + socketsEnd;
             return new RestartRow(stop, round, channels, streaming, pps,
                 Ms(exitedAt - stopAt), Ms(allSet - exitedAt),
-                back.Length == 0 ? double.NaN : back[back.Length / 2], back.Length == 0 ? double.NaN : back[(int)(back.Length * 0.95)],
-                back.Length == 0 ? double.NaN : back[^1], streaming - back.Length,
+                back.Length == 0 ? null : back[back.Length / 2], back.Length == 0 ? null : back[(int)(back.Length * 0.95)],
+                back.Length == 0 ? null : back[^1], streaming - back.Length, boundAt == 0 ? null : Ms(boundAt - allSet),
                 before.Count, after.Count, before.Count(id => !after.Contains(id)),
                 socketsBefore, leftBehind, InUse(statusBefore), InUse(statusAfter), socketsAfter, InUse(statusEnd), socketsEnd, leaked,
-                statusBefore.JournalBacklog, exitCode);
+                statusBefore.JournalBacklog, exitCode, listedBefore, listedAfter);
         }
         finally
         {
+            var logs = Path.Combine(Paths.Root, "bench", "results", "restart-logs");
+            Directory.CreateDirectory(logs);
+            if (first is not null) File.WriteAllText(Path.Combine(logs, $"{stop.Split(' ')[0]}-{round}-first.log"), first.Log);
+            if (second is not null) File.WriteAllText(Path.Combine(logs, $"{stop.Split(' ')[0]}-{round}-second.log"), second.Log);
             first?.Dispose();
             second?.Dispose();
             try { data.Delete(recursive: true); } catch (IOException) { }
@@ -175,6 +195,24 @@ internal static class RestartSurvival
             catch (ActorNotFoundException) when (DateTime.UtcNow < deadline) { await Task.Delay(250); }
             catch (TimeoutException) when (DateTime.UtcNow < deadline) { await Task.Delay(250); }
         }
+    }
+
+    private static string Describe(ChannelSnapshot c) => string.Join("; ", new[] { c.Left, c.Right }.Select(sd =>
+        $"{sd.Side} latched {sd.Latched} in {sd.PacketsReceived} forwarded {sd.PacketsForwarded} dropped " +
+        string.Join(",", sd.Dropped.Select(d => $"{d.Key}={d.Value}"))));
+
+    /// <summary>The channels of <paramref name="ids"/> the node knows (GetChannel answers a snapshot, not ChannelNotFound).</summary>
+    private static async Task<HashSet<string>> FoundAsync(IActorRef node, IReadOnlyList<string> ids)
+    {
+        var answers = await Task.WhenAll(ids.Select(id => node.Ask<object>(new GetChannel(id), TimeSpan.FromSeconds(60))));
+        return answers.OfType<ChannelSnapshot>().Select(s => s.ChannelId).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>How many channels ListChannels lists, or null when no answer comes within 10 s (its reply may exceed Akka.Remote's frame size).</summary>
+    private static async Task<int?> ListedAsync(IActorRef node)
+    {
+        try { return (await node.Ask<ChannelList>(ListChannels.Instance, TimeSpan.FromSeconds(10))).Channels.Count; }
+        catch (AskTimeoutException) { return null; }
     }
 
     private static async Task<NodeStatus> JournalWrittenAsync(IActorRef node)
@@ -215,6 +253,8 @@ internal static class RestartSurvival
         private readonly System.Text.StringBuilder _log = new();
 
         public long ReadyAt { get; private set; }
+
+        public string Log { get { lock (_log) return _log.ToString(); } }
 
         private NodeRun(Process process) => _process = process;
 
