@@ -42,10 +42,11 @@ using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString(
 RelayUnderTest Make(string name, int k) => name switch
 {
     "socket" or "akka-io" when opts.InProcess => new InProcessActorRelay(name, opts.PortBase),
-    "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "akka-io" => new ActorRelayNode(name, opts.PortBase, opts.ControlPortBase + k, system),
+    "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "akka-io" => new ActorRelayNode(name, opts.PortBase, opts.ControlPortBase + k, system,
+        extraEnvironment: opts.NodeEnvironment),
     // the node process without its channel journal (relay.persistence off): what persistence costs
     "socket-no-journal" => new ActorRelayNode("socket", opts.PortBase, opts.ControlPortBase + k, system,
-        extraEnvironment: new Dictionary<string, string> { ["ACTORRELAY__PERSISTENCE__ENABLED"] = "off" }),
+        extraEnvironment: new Dictionary<string, string>(opts.NodeEnvironment) { ["ACTORRELAY__PERSISTENCE__ENABLED"] = "off" }),
     "baseline" => new ActorRelayNode("socket", opts.PortBase, opts.ControlPortBase + k, system, opts.BaselineNode
         ?? throw new ArgumentException("relay baseline needs --baseline-node PATH (an ActorRelay.Node.dll built from another commit)")),
     "c-epoll" => new CRelay(cRelay, opts.PortBase + 10000),
@@ -173,7 +174,7 @@ if (opts.Ramp.Length > 0)
 var idle = new List<IdleRow>();
 if (opts.IdleChannels > 0)
 {
-    foreach (var name in opts.Relays.Where(r => r is "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "socket-no-journal" or "akka-io"))
+    foreach (var name in opts.Relays.Where(r => r is "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "socket-no-journal" or "baseline" or "akka-io"))
     {
         await using var relay = Make(name, k++);
         await relay.StartAsync(0);
