@@ -301,7 +301,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
     bool Restart = false, int RestartPortBase = 6000, int PortBase = 10000)
 {
-    /// <summary>Node control planes from here (4600 for the default --port-base 10000; 4760 for 26000).</summary>
+    /// <summary>Node control planes from here (4600 for the default --port-base 10000; 4560 for 6000).</summary>
     public int ControlPortBase => 4600 + (PortBase - 10000) / 100;
 
     /// <summary>Stream clients (and rtpengine, direct) from here: 24000 for the default --port-base 10000.</summary>

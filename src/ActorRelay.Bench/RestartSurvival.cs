@@ -23,8 +23,8 @@ internal sealed record RestartRow(
 /// from the new node's <c>All set.</c> until every client of every streaming channel hears its peer again (each
 /// client's first packet sent after the old process was gone), the channels the node lists after the restart against
 /// those before it, and the ports: the old process's sockets gone, the new node's pool holding exactly its channels'
-/// ports, and nothing held once every channel is closed. Its own ports (pool from --restart-ports, default 26000;
-/// control plane 4700; clients above the pool), so it runs beside a default ./bench.sh.
+/// ports, and nothing held once every channel is closed. Its own ports (pool from --restart-ports, default 6000;
+/// control plane 6470; clients above the pool), so it runs beside a default ./bench.sh.
 /// </summary>
 internal static class RestartSurvival
 {
