@@ -18,6 +18,12 @@
 #                      --ng-calls N (default 4000) offer+answer pairs with --ng-window W (32) outstanding, then deletes; then
 #                      --ng-rate R (1000) calls/s for --ng-seconds S (5) with reply times; --rounds N (3) interleaved, each
 #                      after --ng-warmup N (3000) calls set up and deleted unmeasured.
+#          --restart:  restart survival (issue 9): one node, --channels N (1000) over Akka.Remote, half streaming at --pps;
+#                      kill -9, then SIGTERM --keep-channels, each restarted on the same data directory and ports; media
+#                      back after All set., channels lost, ports leaked; --rounds N (3). Own ports: pool from
+#                      --restart-ports (6000), control plane 6470, clients above the pool.
+#                      --port-base B moves the other modes' ports (pool B, control 4600+(B-10000)/100, clients B+14000);
+#                      relay socket-no-journal = the node with relay.persistence off.
 #                      Needs gcc for the C reference. Uses loopback only, ports < 32768.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -50,6 +50,9 @@ internal sealed unsafe class LoadGenerator : IDisposable
     private readonly LongHistogram _lag = new(TimeSpan.TicksPerSecond * 10, 3);
     private bool _recording;
     private long _received, _reordered, _sendErrors;
+    private volatile bool _stopped;
+    private long _resumeSince = long.MaxValue;
+    private long[]? _resumedAt;
 
     /// <summary>Events whose data named no client of this generator (never seen; counted rather than trusted).</summary>
     public long ForeignEvents { get; private set; }
@@ -156,7 +159,7 @@ internal sealed unsafe class LoadGenerator : IDisposable
         while (true)
         {
             var now = Stopwatch.GetTimestamp();
-            if (now >= end) break;
+            if (now >= end || _stopped) break;
             if (now < next)
             {
                 Poll(next);
@@ -178,6 +181,8 @@ internal sealed unsafe class LoadGenerator : IDisposable
             if (_recording) sent += to - from;
             slot = (slot + 1) % slots;
             next += slotTicks;
+            // behind schedule (a starved generator), it still reads what arrived, or it would hear nothing until it caught up
+            if (Stopwatch.GetTimestamp() >= next) PollOnce();
         }
         // let the last packets arrive (a packet later than this counts as lost, as for a jitter buffer)
         Poll(Stopwatch.GetTimestamp() + Stopwatch.Frequency / 5);
@@ -194,6 +199,22 @@ internal sealed unsafe class LoadGenerator : IDisposable
             lagMax, lagP99, GeneratorLimited: lagP99 > 1000.0 / pps / 2, measured, cpu, relayCpu);
     }
 
+    /// <summary>Ends a <see cref="Stream"/> running on another thread at its next send slot.</summary>
+    public void Stop() => _stopped = true;
+
+    /// <summary>
+    /// From now on, notes for each client when it first hears a packet its peer sent at or after <paramref name="since"/>
+    /// (a Stopwatch timestamp): each entry of the array returned is 0 until then, then the time it arrived. Safe to
+    /// call while <see cref="Stream"/> runs on another thread; read the entries with Volatile.Read.
+    /// </summary>
+    public long[] WatchResumption(long since)
+    {
+        var resumed = new long[_sockets.Length];
+        Volatile.Write(ref _resumedAt, resumed);
+        Volatile.Write(ref _resumeSince, since);
+        return resumed;
+    }
+
     private void Reset()
     {
         _latency.Reset();
@@ -207,6 +228,18 @@ internal sealed unsafe class LoadGenerator : IDisposable
         BinaryPrimitives.WriteUInt16BigEndian(new Span<byte>(packet + 2, 2), _seq[client]++);
         BinaryPrimitives.WriteInt64LittleEndian(new Span<byte>(packet + 12, 8), timestamp);
         if (sendto(_fds[client], packet, (nuint)_size, MSG_DONTWAIT, _targets + client * 16, 16) < 0 && _recording) _sendErrors++;
+    }
+
+    /// <summary>Receives whatever has arrived, without waiting.</summary>
+    private void PollOnce()
+    {
+        var n = epoll_wait(_epoll, _events, MaxEvents, 0);
+        for (var e = 0; e < n; e++)
+        {
+            var client = *(ulong*)(_events + e * EpollEventSize + EpollDataOffset);
+            if (client < (ulong)_fds.Length) Receive((int)client);
+            else ForeignEvents++;
+        }
     }
 
     /// <summary>Receives whatever arrives until <paramref name="until"/> (a Stopwatch timestamp).</summary>
@@ -244,9 +277,10 @@ internal sealed unsafe class LoadGenerator : IDisposable
             if (_rx[i].Length < 24) continue;
             var data = new ReadOnlySpan<byte>(_buffers + i * BufferSize, 24);
             _heard[client]++;
+            var sentAt = BinaryPrimitives.ReadInt64LittleEndian(data[12..]);
+            if (sentAt >= Volatile.Read(ref _resumeSince) && _resumedAt is { } resumed && resumed[client] == 0) Volatile.Write(ref resumed[client], now);
             if (!_recording) continue;
             var seq = BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
-            var sentAt = BinaryPrimitives.ReadInt64LittleEndian(data[12..]);
             if (_haveSeq[client] && (ushort)(seq - _lastSeq[client]) > 32768) _reordered++;
             else { _lastSeq[client] = seq; _haveSeq[client] = true; }
             _received++;

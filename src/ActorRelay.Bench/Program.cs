@@ -19,6 +19,9 @@ if (opts.Relays.Contains("auto"))
     opts = opts with { Relays = RtpEngine.Installed ? ["direct", "socket", "akka-io", "c-epoll", "rtpengine"] : ["direct", "socket", "akka-io", "c-epoll"] };
 if (opts.Relays.Contains("rtpengine") && !RtpEngine.Installed)
     throw new InvalidOperationException($"rtpengine is not installed ({RtpEngine.Binary}); apt-get install rtpengine-daemon");
+if ((opts.Rounds > 0 || opts.Overload || opts.Ramp.Length > 0) && !opts.Restart && opts.Soak == 0 && !opts.NgSetup &&
+    opts.ClientPortBase + 2 * Math.Max(opts.Channels, opts.Ramp.DefaultIfEmpty(0).Max()) > 32767)
+    throw new ArgumentException($"--port-offset {opts.PortOffset} puts the stream's clients at {opts.ClientPortBase} and above 32767: use --rounds 0 (setup only) or a lower offset");
 if (opts.InProcess && opts.RelayCpuQuota is not null) throw new ArgumentException("--relay-cpu-quota limits a relay process: not with --in-process");
 ActorRelayNode.MaxIdleChannels = opts.IdleChannels;
 RelayUnderTest.PinnedCpu = opts.RelayCpu;
@@ -48,11 +51,21 @@ RelayUnderTest Make(string name, int k) => name switch
     "baseline" => new ActorRelayNode("socket", 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, opts.BaselineNode
         ?? throw new ArgumentException("relay baseline needs --baseline-node PATH (an ActorRelay.Node.dll built from another commit)"),
         opts.NodeEnvironment, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
+    // the node process without its channel journal (relay.persistence off): what persistence costs
+    "socket-no-journal" => new ActorRelayNode("socket", 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, null,
+        new Dictionary<string, string>(opts.NodeEnvironment) { ["ACTORRELAY__PERSISTENCE__ENABLED"] = "off" }, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
     "c-epoll" => new CRelay(cRelay, 20000 + opts.PortOffset),
     "rtpengine" => new RtpEngine(24000 + opts.PortOffset, 2223 + opts.PortOffset / 10 + k),
     "direct" => new DirectLoopback(24000 + opts.PortOffset),
     _ => throw new ArgumentException($"unknown relay {name}"),
 };
+
+if (opts.Restart)
+{
+    var survived = await RestartSurvival.RunAsync(opts, system);
+    await system.Terminate();
+    return survived;
+}
 
 if (opts.Soak > 0)
 {
@@ -176,7 +189,7 @@ if (opts.Ramp.Length > 0)
 var idle = new List<IdleRow>();
 if (opts.IdleChannels > 0)
 {
-    foreach (var name in opts.Relays.Where(r => r is "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "akka-io"))
+    foreach (var name in opts.Relays.Where(r => r is "socket" or "socket-dotnet" or "socket-metrics" or "socket-bare" or "socket-no-journal" or "baseline" or "akka-io"))
     {
         await using var relay = Make(name, k++);
         await relay.StartAsync(0);
@@ -316,8 +329,15 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000,
     double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
     IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
-    int Competitors = 0, bool LoopLag = false, int PortOffset = 0, double Warmup = 3)
+    int Competitors = 0, bool LoopLag = false, int PortOffset = 0, double Warmup = 3,
+    bool Restart = false, int RestartPortBase = 6000)
 {
+    /// <summary>Node control planes from here (4600 for the default --port-base 10000; 4560 for 6000).</summary>
+    public int ControlPortBase => 4600 + PortOffset / 10;
+
+    /// <summary>Stream clients (and rtpengine, direct) from here: 24000 for the default --port-base 10000.</summary>
+    public int ClientPortBase => 24000 + PortOffset;
+
     /// <summary>Extra environment of the node process (--node-env K=V), e.g. MALLOC_ARENA_MAX=2.</summary>
     public IReadOnlyDictionary<string, string> NodeEnvironment => NodeEnv ?? new Dictionary<string, string>();
 
@@ -357,6 +377,9 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--loop-lag" => o with { LoopLag = true },
                 "--port-offset" => o with { PortOffset = int.Parse(Next()) },
                 "--warmup" => o with { Warmup = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
+                "--restart" => o with { Restart = true },
+                "--restart-ports" => o with { RestartPortBase = int.Parse(Next()) },
+                "--port-base" => o with { PortOffset = int.Parse(Next()) - 10000 }, // the relays' pool from BASE: --port-offset BASE-10000
                 "--node-env" => o with { NodeEnv = WithEnv(o.NodeEnv, Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };

@@ -112,6 +112,9 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
 
     private IActorRef? _node;
 
+    /// <summary>Each node records its channels (relay.persistence, on in the node process) in a data directory of its own, deleted after.</summary>
+    private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("actorrelay-bench-data");
+
     public override string Name => nodeDll is null ? $"actorrelay-{relay}" : "actorrelay-baseline";
 
     public override async Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels)
@@ -122,6 +125,7 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
                 ["ACTORRELAY__IDLE_TIMEOUT"] = "10m", ["ACTORRELAY__SETUP_TIMEOUT"] = "10m",
                 ["ACTORRELAY__SOCKET_ENGINE"] = relay == "socket-dotnet" ? "dotnet" : "auto",
                 ["ACTORRELAY__CONTROL__ADMINISTRATORS"] = "127.0.0.1", // the generator reads runtime stats after a forced collection
+                ["ACTORRELAY__PERSISTENCE__DATA_DIRECTORY"] = _data.FullName,
             };
         // socket-bare: no per-call quality (the plain socket relay runs the defaults: quality on, no endpoint)
         if (relay == "socket-bare") env["ACTORRELAY__QUALITY__ENABLED"] = "off";
@@ -157,6 +161,7 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
         await _scraping.CancelAsync();
         if (Process is { HasExited: false }) { kill(Process.Id, 15); await Process.WaitForExitAsync(new CancellationTokenSource(10_000).Token).ContinueWith(_ => { }); }
         await base.DisposeAsync();
+        try { _data.Delete(recursive: true); } catch (IOException) { }
     }
 
     [System.Runtime.InteropServices.DllImport("libc")]

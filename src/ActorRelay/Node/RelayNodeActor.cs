@@ -436,7 +436,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         {
             Record(new ChannelRecorded(record.Id, record.Request.WithoutListener() with { SubscribeOpener = record.Request.SubscribeOpener },
                 record.Ports[0], record.Ports[1], OwnerText(record.Owner), _clock.WallNow));
-            RecordListeners(record);
+            // the open carries the owner and no listener: only a channel that has listeners already needs their entry
+            if (record.Subscribers is { Count: > 0 }) RecordListeners(record);
         }
         foreach (var w in record.Waiting) w.Tell(r.Opened);
         record.Waiting.Clear();
