@@ -50,18 +50,9 @@ public sealed class ProtocolSerializationSpecs(ITestOutputHelper output)
     public void Plain_messages_round_trip_equal(object message) => Assert.Equal(message, RoundTrip(message));
 
     [Fact]
-    public void A_ref_off_the_wire_that_names_this_systems_own_internals_becomes_nobody()
-    {
-        var remoteWatcher = ((ExtendedActorSystem)Sys).Provider.ResolveActorRef(((ExtendedActorSystem)Sys).SystemGuardian.Path / "remote-watcher");
-        Assert.Equal(ActorRefs.Nobody, ((Subscribe)RoundTrip(new Subscribe("c", remoteWatcher))).Subscriber);
-        var supervisor = Sys.ActorOf(Props.Empty, "supervisor");                 // an application's actor (/user) is kept
-        Assert.Equal(supervisor, ((Subscribe)RoundTrip(new Subscribe("c", supervisor))).Subscriber);
-    }
-
-    [Fact]
     public void Messages_with_actor_refs_and_collections_round_trip_by_content()
     {
-        var channel = Sys.ActorOf(Props.Empty, "channel"); // not a probe: those live under /system, which refs off the wire never name
+        var channel = Sys.ActorOf(Props.Empty, "channel");
         Assert.Equal(new ChannelOpened("c", Left, Right, channel), RoundTrip(new ChannelOpened("c", Left, Right, channel)));
         Assert.Equal(new Subscribe("c", channel), RoundTrip(new Subscribe("c", channel)));
         Assert.Equal(new Unsubscribe(null, channel), RoundTrip(new Unsubscribe(null, channel)));
