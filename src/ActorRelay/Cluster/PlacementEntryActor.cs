@@ -110,7 +110,8 @@ public sealed class PlacementEntryActor : ReceiveActor
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
-    private IReadOnlyList<Address> Nodes() => RelayMembership.UsableRelayNodes(Context.System, _settings.ClusterRole);
+    /// <summary>Where a placement looks for the channel first (every member that may hold one, up or not).</summary>
+    private IReadOnlyList<Address> Nodes() => RelayMembership.RelayNodesHoldingChannels(Context.System, _settings.ClusterRole);
 
     private void Serve(string channelId, IRelayCommand command) =>
         Context.ActorOf(ChannelPlacementActor.Props(channelId, command, Sender, Nodes(), _settings), $"channel-{++_sequence}");

@@ -34,6 +34,19 @@ public static class RelayMembership
             .Select(m => m.Address).ToList();
     }
 
+    /// <summary>
+    /// The relay members that may hold channels, whatever their progress through the membership (joining, weakly up, up,
+    /// leaving, exiting) but reachable: where a channel is looked for, so a member this node has not yet seen as up still
+    /// answers whether it holds a channel another entry point placed there.
+    /// </summary>
+    public static IReadOnlyList<Address> RelayNodesHoldingChannels(ActorSystem system, string role)
+    {
+        var state = Akka.Cluster.Cluster.Get(system).State;
+        var unreachable = state.Unreachable.Select(m => m.Address).ToHashSet();
+        return state.Members.Where(m => m.HasRole(role) && m.Status is not (MemberStatus.Down or MemberStatus.Removed) && !unreachable.Contains(m.Address))
+            .Select(m => m.Address).ToList();
+    }
+
     /// <summary>The node's place in the cluster for its status, or null when it runs alone.</summary>
     public static NodeClusterView? View(ActorSystem system, string role)
     {
