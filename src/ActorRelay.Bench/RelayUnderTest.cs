@@ -182,17 +182,6 @@ internal sealed class InProcessActorRelay(string transport, int portMin) : Relay
     public override bool InProcess => true;
     public IActorRef Node => _node!;
 
-    private static async Task ScrapeAsync(string url, CancellationToken stop)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        while (!stop.IsCancellationRequested)
-        {
-            try { _ = await http.GetStringAsync(url, stop); }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
-            try { await Task.Delay(1000, stop); } catch (TaskCanceledException) { return; }
-        }
-    }
-
     public override async Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels)
     {
         var portMax = portMin + 2 * Math.Max(channels, ActorRelayNode.MaxIdleChannels) + 99;
