@@ -8,20 +8,4 @@ if [ "$(id -u)" != 0 ]; then
   echo "metrics-test-deps: not root, so the Prometheus test will be skipped (apt-get install prometheus)" >&2
   exit 0
 fi
-echo "metrics-test-deps: installing prometheus" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-# policy-rc.d: the package's maintainer scripts must not start its daemon (it would take port 9090)
-cleanup_policy=0
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-  chmod +x /usr/sbin/policy-rc.d
-  cleanup_policy=1
-fi
-log=$(mktemp)
-status=0
-apt-get install -y -qq --no-install-recommends prometheus >"$log" 2>&1 || status=$?
-[ "$cleanup_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
-[ "$status" = 0 ] || { cat "$log" >&2; echo "metrics-test-deps: installing prometheus failed" >&2; }
-rm -f "$log"
-exit "$status"
+exec bash "$(dirname "$0")/apt-install.sh" metrics-test-deps prometheus

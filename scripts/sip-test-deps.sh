@@ -15,20 +15,4 @@ if [ "$(id -u)" != 0 ]; then
   exit 0
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
-echo "sip-test-deps: installing ${need[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-# policy-rc.d: a package's maintainer scripts must not start its daemon (kamailio's would take port 5060)
-cleanup_policy=0
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-  chmod +x /usr/sbin/policy-rc.d
-  cleanup_policy=1
-fi
-log=$(mktemp)
-status=0
-apt-get install -y -qq --no-install-recommends "${need[@]}" >"$log" 2>&1 || status=$?
-[ "$cleanup_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
-[ "$status" = 0 ] || { cat "$log" >&2; echo "sip-test-deps: installing ${need[*]} failed" >&2; }
-rm -f "$log"
-exit "$status"
+exec bash "$(dirname "$0")/apt-install.sh" sip-test-deps "${need[@]}"
