@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the metrics test with a real Prometheus (tests/ActorRelay.EndToEnd.Tests/PrometheusScrapeSpecs)
+# Installs what the metrics test with a real Prometheus (tests/ActorRelay.EndToEnd.Tests/MetricsNodeProcessSpecs)
 # needs: Debian's prometheus server. Its service is not started (the test runs its own Prometheus on a port of its
 # own, with a scrape configuration pointing at the node). Idempotent and quiet; does nothing when present.
 set -euo pipefail
