@@ -198,10 +198,14 @@ if (opts.IdleChannels > 0)
         await Task.Delay(1000);
         var empty = await Collected();
         var rss0 = relay.RssBytes();
+        var benchCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var nodeBefore = await node.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(30));
         var sw = Stopwatch.StartNew();
         var opened = await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
             node.Ask<object>(new OpenChannel($"idle-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(60))));
         var openSeconds = sw.Elapsed.TotalSeconds;
+        var benchCpuOpen = (Process.GetCurrentProcess().TotalProcessorTime - benchCpu0).TotalMilliseconds;
+        var nodeAfter = await node.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(30));
         await Task.Delay(1000);
         var rss1 = relay.RssBytes();
         var loaded = await Collected();
@@ -210,14 +214,37 @@ if (opts.IdleChannels > 0)
         await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
             node.Ask<object>(new CloseChannel($"idle-{i}"), TimeSpan.FromSeconds(60))));
         var closeSeconds = sw.Elapsed.TotalSeconds;
+        // The same burst again on the now warm node (the open path compiled, the pools grown): what a node that has
+        // been running a while does, next to the cold figure above.
+        await Task.Delay(500);
+        var warmBefore = await node.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(30));
+        var benchCpu1 = Process.GetCurrentProcess().TotalProcessorTime;
+        sw.Restart();
+        var openedWarm = await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
+            node.Ask<object>(new OpenChannel($"idle-warm-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(60))));
+        var warmSeconds = sw.Elapsed.TotalSeconds;
+        var benchCpuWarm = (Process.GetCurrentProcess().TotalProcessorTime - benchCpu1).TotalMilliseconds;
+        var warmAfter = await node.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(30));
+        await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
+            node.Ask<object>(new CloseChannel($"idle-warm-{i}"), TimeSpan.FromSeconds(60))));
         var status = await node.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(10));
         double PerChannelKb(long bytes) => Math.Round(bytes / 1024.0 / opts.IdleChannels, 2);
+        double PerOpenUs(double ms) => Math.Round(ms * 1000 / opts.IdleChannels, 1);
+        // In process the node's CPU is the bench's own: only the node's figure is given.
         var row = new IdleRow(
             name + (relay.InProcess ? " (in-process)" : ""), opts.IdleChannels, opened.Count(o => o is ChannelOpened),
             Math.Round(rss0 / 1048576.0, 1), Math.Round(rss1 / 1048576.0, 1), Math.Round(rss2 / 1048576.0, 1),
             PerChannelKb(rss1 - rss0), PerChannelKb(rss2 - rss0), PerChannelKb(loaded.ManagedHeapBytes - empty.ManagedHeapBytes),
             Math.Round(opts.IdleChannels / openSeconds), Math.Round(opts.IdleChannels / closeSeconds),
-            status.PortsTotal - status.PortsFree, relay.InProcess ? "local messages" : "Akka.Remote");
+            status.PortsTotal - status.PortsFree, relay.InProcess ? "local messages" : "Akka.Remote",
+            node_cpu_us_per_open: PerOpenUs(nodeAfter.CpuMilliseconds - nodeBefore.CpuMilliseconds),
+            node_kb_allocated_per_open: PerChannelKb(nodeAfter.AllocatedBytes - nodeBefore.AllocatedBytes),
+            bench_cpu_us_per_open: relay.InProcess ? null : PerOpenUs(benchCpuOpen),
+            opens_per_second_warm: Math.Round(opts.IdleChannels / warmSeconds),
+            opened_ok_warm: openedWarm.Count(o => o is ChannelOpened),
+            node_cpu_us_per_open_warm: PerOpenUs(warmAfter.CpuMilliseconds - warmBefore.CpuMilliseconds),
+            node_kb_allocated_per_open_warm: PerChannelKb(warmAfter.AllocatedBytes - warmBefore.AllocatedBytes),
+            bench_cpu_us_per_open_warm: relay.InProcess ? null : PerOpenUs(benchCpuWarm));
         idle.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }
@@ -275,7 +302,10 @@ internal sealed record StreamRow(
 internal sealed record IdleRow(
     string relay, int channels, int opened_ok, double rss_empty_mb, double rss_loaded_mb, double rss_loaded_after_gc_mb,
     double kb_per_idle_channel_rss, double kb_per_idle_channel_rss_after_gc, double kb_per_idle_channel_managed_live,
-    double opens_per_second, double closes_per_second, int ports_leaked, string protocol_path);
+    double opens_per_second, double closes_per_second, int ports_leaked, string protocol_path,
+    double node_cpu_us_per_open, double node_kb_allocated_per_open, double? bench_cpu_us_per_open,
+    double opens_per_second_warm, int opened_ok_warm, double node_cpu_us_per_open_warm, double node_kb_allocated_per_open_warm,
+    double? bench_cpu_us_per_open_warm);
 
 /// <summary>The run at a glance: medians over rounds per relay, ratios to the C reference and to rtpengine.</summary>
 internal static class Summary
@@ -315,11 +345,14 @@ internal static class Summary
         if (idle.Count > 0)
         {
             Console.WriteLine();
-            Console.WriteLine("| relay | channels | KB/idle channel: RSS as opened | RSS after GC | managed live | opened/s | closed/s | ports leaked |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|");
+            Console.WriteLine("| relay | channels | KB/idle channel: RSS as opened | RSS after GC | managed live | opened/s | closed/s | ports leaked | node µs CPU/open | node KB alloc/open | bench µs CPU/open | warm: opened/s | node µs/open | node KB/open | bench µs/open |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var r in idle)
                 Console.WriteLine($"| {r.relay} | {r.channels} | {r.kb_per_idle_channel_rss:F1} | {r.kb_per_idle_channel_rss_after_gc:F1} | " +
-                                  $"{r.kb_per_idle_channel_managed_live:F1} | {r.opens_per_second:F0} | {r.closes_per_second:F0} | {r.ports_leaked} |");
+                                  $"{r.kb_per_idle_channel_managed_live:F1} | {r.opens_per_second:F0} | {r.closes_per_second:F0} | {r.ports_leaked} | " +
+                                  $"{r.node_cpu_us_per_open:F0} | {r.node_kb_allocated_per_open:F1} | {(r.bench_cpu_us_per_open is { } b ? b.ToString("F0") : "—")} | " +
+                                  $"{r.opens_per_second_warm:F0} | {r.node_cpu_us_per_open_warm:F0} | {r.node_kb_allocated_per_open_warm:F1} | " +
+                                  $"{(r.bench_cpu_us_per_open_warm is { } w ? w.ToString("F0") : "—")} |");
         }
     }
 }

@@ -178,7 +178,7 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(string channelId, IRelayCommand command, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings) =>
-        Akka.Actor.Props.Create(() => new ChannelPlacementActor(channelId, command, requester, nodes, settings));
+        ActorProps.Of(() => new ChannelPlacementActor(channelId, command, requester, nodes, settings));
 
     protected override void PreStart()
     {
@@ -354,7 +354,7 @@ internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(IRelayCommand query, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings) =>
-        Akka.Actor.Props.Create(() => new ClusterQueryActor(query, requester, nodes, settings));
+        ActorProps.Of(() => new ClusterQueryActor(query, requester, nodes, settings));
 
     protected override void PreStart()
     {
