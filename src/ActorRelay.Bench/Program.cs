@@ -10,6 +10,7 @@ using ActorRelay.Protocol;
 ActorRelay.Sides.Dotnet.DotnetSocketEngine.EnableInlineCompletions();
 
 var opts = BenchOptions.Parse(args);
+using var allocations = opts.AllocTypes ? new ActorRelay.Bench.AllocationByType() : null;
 if (opts.NgSetup)
 {
     await NgSetupBench.Run(opts);
@@ -91,7 +92,10 @@ async Task<Measured> Measure(RelayUnderTest relay, LoadGenerator gen, int pps, d
     var rt0 = await relay.RuntimeAsync();
     var lag0 = await relay.LoopLagAsync();
     var competitor0 = competitor?.CpuMilliseconds() ?? 0;
+    allocations?.Start();
     var r = gen.Stream(pps, seconds, warmup, relay.CpuMilliseconds);
+    // sampled over the warm-up and the window: packets counted in the window, scaled to both at the same rate
+    allocations?.StopAndPrint((long)(r.Received * (seconds + warmup) / seconds), "packet");
     var competitorPct = competitor is null ? (double?)null : (competitor.CpuMilliseconds() - competitor0) / (seconds + warmup + 0.2) / 10;
     var rt1 = await relay.RuntimeAsync();
     var lag1 = await relay.LoopLagAsync();
@@ -217,6 +221,7 @@ if (opts.IdleChannels > 0)
         // The same burst again on the now warm node (the open path compiled, the pools grown): what a node that has
         // been running a while does, next to the cold figure above.
         await Task.Delay(500);
+        allocations?.Start();
         var warmBefore = await node.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(30));
         var benchCpu1 = Process.GetCurrentProcess().TotalProcessorTime;
         sw.Restart();
@@ -224,6 +229,7 @@ if (opts.IdleChannels > 0)
             node.Ask<object>(new OpenChannel($"idle-warm-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(60))));
         var warmSeconds = sw.Elapsed.TotalSeconds;
         var benchCpuWarm = (Process.GetCurrentProcess().TotalProcessorTime - benchCpu1).TotalMilliseconds;
+        allocations?.StopAndPrint(opts.IdleChannels, "warm open");
         var warmAfter = await node.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(30));
         await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
             node.Ask<object>(new CloseChannel($"idle-warm-{i}"), TimeSpan.FromSeconds(60))));
@@ -363,7 +369,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
     IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
     int Competitors = 0, bool LoopLag = false, int PortOffset = 0, double Warmup = 3,
-    bool Restart = false, int RestartPortBase = 6000)
+    bool Restart = false, int RestartPortBase = 6000, bool AllocTypes = false)
 {
     /// <summary>Node control planes from here (4600 for the default --port-base 10000; 4560 for 6000).</summary>
     public int ControlPortBase => 4600 + PortOffset / 10;
@@ -413,6 +419,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--restart" => o with { Restart = true },
                 "--restart-ports" => o with { RestartPortBase = int.Parse(Next()) },
                 "--port-base" => o with { PortOffset = int.Parse(Next()) - 10000 }, // the relays' pool from BASE: --port-offset BASE-10000
+                "--alloc-types" => o with { AllocTypes = true },
                 "--node-env" => o with { NodeEnv = WithEnv(o.NodeEnv, Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };
