@@ -22,7 +22,7 @@ namespace ActorRelay.Node;
 /// socket transport's epoll engine it owns the node's <see cref="RelayLoopPool"/> (stopped after every channel, so
 /// every socket is closed). With relay.persistence on, a <see cref="ChannelJournalActor"/> child records what a restart
 /// needs, and the node brings those channels back (same ports, latches, owner, subscribers) before it serves commands.
-/// States: Restoring (with persistence) → Running → Draining.
+/// States: Restoring (with persistence) → Rebinding (while restored channels bind again) → Running → Draining.
 /// </summary>
 public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
@@ -44,6 +44,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private readonly Metrics.RelayMetrics? _metrics;
     private bool _draining;
     private bool _restoring;
+    private readonly HashSet<IActorRef> _rebinding = [];
     /// <summary>The channel limit comes from the descriptors the process held as the node started (not given by the host).</summary>
     private readonly bool _limitMeasured;
     /// <summary>Set while the node serves a relay peer's <see cref="PlaceChannel"/> or <see cref="ListChannelsFor"/>: the supervisor it acts for.</summary>
@@ -138,6 +139,13 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             // the journal holds descriptors of its own now (its database): measure again, before any channel binds
             if (_limitMeasured) _channelLimit = Math.Min(_channelLimit, NodeCapacity.ChannelLimit(_settings, null));
             foreach (var channel in r.Channels) Restore(channel);
+            foreach (var record in _channels.Records) if (record.Restored) _rebinding.Add(record.Actor);
+            if (_rebinding.Count > 0)
+            {
+                _log.Info("Rebinding the {Count} channels the journal held before answering commands", _rebinding.Count);
+                Become(Rebinding);
+                return;
+            }
             _restoring = false;
             Become(Running);
             Stash.UnstashAll();
@@ -151,6 +159,41 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             Stash.UnstashAll();
         });
         ReceiveAny(_ => Stash.Stash());
+    }
+
+    /// <summary>
+    /// Rebinding: the restored channels bind their ports again. Commands wait (stashed) until every one of them is
+    /// relaying or has failed, so the node's first answer (the node process's <c>All set.</c>) means media flows on
+    /// the restored channels; what channels tell the node is handled as in <see cref="Running"/>.
+    /// </summary>
+    private void Rebinding()
+    {
+        Receive<ChannelReady>(r =>
+        {
+            OnReady(r);
+            Rebound(Sender);
+        });
+        Receive<ChannelOpenFailed>(f =>
+        {
+            OnOpenFailed(f);
+            Rebound(Sender);
+        });
+        Receive<Terminated>(t => _rebinding.Contains(t.ActorRef), t =>
+        {
+            OnTerminated(t);
+            Rebound(t.ActorRef);
+        });
+        Receive<IRelayCommand>(_ => Stash.Stash());
+        Common();
+    }
+
+    private void Rebound(IActorRef channel)
+    {
+        if (!_rebinding.Remove(channel) || _rebinding.Count > 0) return;
+        _log.Info("Restored channels rebound: {Count} channels open", _channels.Count);
+        _restoring = false;
+        Become(Running);
+        Stash.UnstashAll();
     }
 
     private void Running()
