@@ -1,3 +1,4 @@
+using ActorRelay.Control;
 using ActorRelay.Protocol;
 
 namespace ActorRelay.Cluster;
@@ -24,7 +25,6 @@ public static class ClusterFigures
             nodes.Count > 0 && nodes.All(n => n.Draining), view);
     }
 
-    /// <summary>Every node's channels in one list, by id.</summary>
-    public static ChannelList Merge(IEnumerable<ChannelList> lists) =>
-        new(lists.SelectMany(l => l.Channels).OrderBy(c => c.ChannelId, StringComparer.Ordinal).ToList());
+    /// <summary>The nodes' pages after one cursor as the cluster's page of at most <paramref name="limit"/> channels, by id (<see cref="ChannelPaging.Merge"/>).</summary>
+    public static ChannelList Merge(IEnumerable<ChannelList> pages, int limit) => ChannelPaging.Merge(pages, limit);
 }

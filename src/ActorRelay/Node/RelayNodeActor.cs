@@ -47,6 +47,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private readonly HashSet<IActorRef> _rebinding = [];
     /// <summary>The channel limit comes from the descriptors the process held as the node started (not given by the host).</summary>
     private readonly bool _limitMeasured;
+    /// <summary>The most channels a ListChannels page holds: what fits one Akka.Remote frame (<see cref="ChannelListBound"/>).</summary>
+    private int _maxPage = 1;
     /// <summary>Set while the node serves a relay peer's <see cref="PlaceChannel"/> or <see cref="ListChannelsFor"/>: the supervisor it acts for.</summary>
     private Address? _actingFor;
 
@@ -95,6 +97,10 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             else
                 _log.Info("Sides bind every interface; channels advertise the host's address {Address} (set relay.advertise-address to change it)", _advertise);
         }
+        _maxPage = ChannelListBound.MaxPage(Context.System, Self.Path);
+        if (_settings.ListPageSize > _maxPage)
+            _log.Warning("relay.control.list-page-size {PageSize} is more than one Akka.Remote frame holds: ListChannels pages hold at most {MaxPage} channels",
+                _settings.ListPageSize, _maxPage);
         if (_settings.PersistenceEnabled)
         {
             _journal = Context.ActorOf(ChannelJournalActor.Props(_settings), "journal");
@@ -246,7 +252,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         Receive<CloseChannel>(c => WithChannel(nameof(CloseChannel), c.ChannelId, r => r.Actor.Forward(c)));
         Receive<GetChannel>(g => WithChannel(nameof(GetChannel), g.ChannelId, r => r.Actor.Forward(g)));
         Receive<ResignalSide>(r => WithChannel(nameof(ResignalSide), r.ChannelId, c => c.Actor.Forward(r)));
-        Receive<ListChannels>(_ => ListFor(Sender.Path.Address));
+        Receive<ListChannels>(l => ListFor(Sender.Path.Address, nameof(ListChannels), l.After, l.Limit));
         Receive<GetNodeStatus>(_ =>
         {
             if (Authorized(nameof(GetNodeStatus)))
@@ -284,7 +290,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             if (!FromRelayPeer(nameof(ListChannelsFor))) return;
             if (l.Opener is null || l.Opener.IsNobody()) { RejectCommand(nameof(ListChannelsFor), "ListChannelsFor needs the supervisor it lists for"); return; }
             _actingFor = l.Opener.Path.Address;
-            try { ListFor(_actingFor); }
+            try { ListFor(_actingFor, nameof(ListChannelsFor), l.After, l.Limit); }
             finally { _actingFor = null; }
         });
         Receive<GetRuntimeStats>(r =>
@@ -346,13 +352,15 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         });
     }
 
-    private void ListFor(Address from)
+    /// <summary>One page of the channels <paramref name="from"/> may see (<see cref="ChannelPaging"/>).</summary>
+    private void ListFor(Address from, string command, string? after, int? limit)
     {
-        if (!Authorized(nameof(ListChannels))) return;
-        Sender.Tell(new ChannelList(_channels.Records
-            .Where(r => r.Opened is not null && _policy.MayUse(from, r.Owner))
-            .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor))
-            .OrderBy(s => s.ChannelId, StringComparer.Ordinal).ToList()));
+        if (!Authorized(command)) return;
+        var (size, error) = ChannelPaging.Limit(limit, _settings.ListPageSize, _maxPage);
+        if (error is not null) { RejectCommand(command, error); return; }
+        Sender.Tell(ChannelPaging.Page(_channels.Records
+            .Where(r => r.Opened is not null && ChannelPaging.IsAfter(r.Id, after) && _policy.MayUse(from, r.Owner))
+            .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor)), after, size));
     }
 
     // ---- authorisation ---------------------------------------------------------------------------
