@@ -9,7 +9,9 @@
 #                      loss < 0.1 % and p99 < 5 ms) --overload (nominal, twice, nominal rate) --relay-cpu N
 #                      (pin the relay to one core with taskset) --competitor N (N CPU-bound spinning processes beside the
 #                      relays for the stream rounds, pinned with --relay-cpu too) --relay-cpu-quota P (hold each relay to
-#                      P % of a core, stream rounds too) --loop-lag (read ActorRelay's relay loop lag histogram from the
+#                      P % of a core, stream rounds too; cpu.stat's throttled periods and time per row) --relay-cpu-period MS
+#                      (the quota's period, default 10; a container's is 100) --quota-at-start (each relay starts inside
+#                      its group, as in a container, instead of joining it once its channels are open) --loop-lag (read ActorRelay's relay loop lag histogram from the
 #                      node's /metrics around each window) --baseline-node DLL (relay 'baseline': ActorRelay
 #                      socket from another build, e.g. the commit before a change, measured in the same run)
 #                      --soak SECONDS (one node for that long, its memory by kind every --soak-interval S; --malloc-info

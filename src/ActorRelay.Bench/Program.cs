@@ -87,13 +87,19 @@ using var competitor = opts.Competitors > 0 && opts.Rounds > 0 ? new Competitor(
 
 // One measured window: the relay's CPU is read by the generator itself when its measured window starts and after
 // the last packets had time to arrive, so warm-up traffic is not counted against the packets delivered.
-async Task<Measured> Measure(RelayUnderTest relay, LoadGenerator gen, int pps, double seconds, double warmup)
+// Under a quota the group's cpu.stat is read at the same two moments: the window's throttled periods and time.
+async Task<Measured> Measure(RelayUnderTest relay, LoadGenerator gen, int pps, double seconds, double warmup, CpuQuota? quota = null)
 {
     var rt0 = await relay.RuntimeAsync();
     var lag0 = await relay.LoopLagAsync();
     var competitor0 = competitor?.CpuMilliseconds() ?? 0;
     allocations?.Start();
-    var r = gen.Stream(pps, seconds, warmup, relay.CpuMilliseconds);
+    var throttling = new List<Throttling>(2);
+    var r = gen.Stream(pps, seconds, warmup, () =>
+    {
+        if (quota is not null) throttling.Add(quota.Stat());
+        return relay.CpuMilliseconds();
+    });
     // sampled over the warm-up and the window: packets counted in the window, scaled to both at the same rate
     allocations?.StopAndPrint((long)(r.Received * (seconds + warmup) / seconds), "packet");
     var competitorPct = competitor is null ? (double?)null : (competitor.CpuMilliseconds() - competitor0) / (seconds + warmup + 0.2) / 10;
@@ -101,7 +107,15 @@ async Task<Measured> Measure(RelayUnderTest relay, LoadGenerator gen, int pps, d
     var lag1 = await relay.LoopLagAsync();
     var relayCpu = r.RelayCpuMs - (relay.InProcess ? r.GeneratorCpuMs : 0);
     // the lag window includes the warm-up (the node's histogram is read before and after the whole stream)
-    return new Measured(r, relayCpu, rt0, rt1, lag1?.Since(lag0), competitorPct);
+    return new Measured(r, relayCpu, rt0, rt1, lag1?.Since(lag0), competitorPct, throttling.Count == 2 ? throttling[1].Since(throttling[0]) : null);
+}
+
+// A relay started inside its group (--quota-at-start) or not; the group is only for the launch, the relay stays in it.
+async Task<IReadOnlyList<(int Left, int Right)>> StartHeld(RelayUnderTest relay, CpuQuota? group)
+{
+    RelayUnderTest.LaunchGroup = group?.Directory;
+    try { return await relay.StartAsync(opts.Channels); }
+    finally { RelayUnderTest.LaunchGroup = null; }
 }
 
 var stream = new List<StreamRow>();
@@ -111,14 +125,16 @@ for (var round = 1; round <= opts.Rounds; round++)
     foreach (var name in opts.Relays)
     {
         using var quota = new QuotaHolder();
+        var held = opts.RelayCpuQuota is not null && !opts.Overload && !opts.InProcess && name != "direct";
+        if (held && opts.QuotaAtStart) quota.Set(CpuQuota.Create($"actorrelay-bench-{Environment.ProcessId}-{k}", opts.RelayCpuQuota!.Value, opts.RelayCpuPeriod));
         await using var relay = Make(name, k++);
-        var ports = await relay.StartAsync(opts.Channels);
-        if (opts.RelayCpuQuota is { } q && !opts.Overload && !relay.InProcess && name != "direct")
-            quota.Set(CpuQuota.Apply(relay.Pid, q)); // the stream rounds are held too, unless the quota is for the overload run
+        var ports = await StartHeld(relay, quota.Quota);
+        if (held && !opts.QuotaAtStart)
+            quota.Set(CpuQuota.Apply(relay.Pid, opts.RelayCpuQuota!.Value, opts.RelayCpuPeriod)); // the stream rounds are held too, unless the quota is for the overload run
         using var gen = new LoadGenerator(ports, 24000 + opts.PortOffset, opts.Size);
         gen.Latch();
-        var m = await Measure(relay, gen, opts.Pps, opts.Seconds, opts.Warmup);
-        var row = StreamRow.Of(name + (relay.InProcess ? " (in-process)" : ""), round, m, opts.RelayCpuQuota is { } held && !opts.Overload ? held : null);
+        var m = await Measure(relay, gen, opts.Pps, opts.Seconds, opts.Warmup, quota.Quota);
+        var row = StreamRow.Of(name + (relay.InProcess ? " (in-process)" : ""), round, m, opts.RelayCpuQuota is { } pct && !opts.Overload ? pct : null);
         stream.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }
@@ -133,14 +149,17 @@ if (opts.Overload)
     foreach (var name in opts.Relays)
     {
         using var quota = new QuotaHolder();
+        var held = opts.RelayCpuQuota is not null && !opts.InProcess && name != "direct";
+        if (held && opts.QuotaAtStart) quota.Set(CpuQuota.Create($"actorrelay-bench-{Environment.ProcessId}-{k}", opts.RelayCpuQuota!.Value, opts.RelayCpuPeriod));
         await using var relay = Make(name, k++);
-        var ports = await relay.StartAsync(opts.Channels);
-        if (opts.RelayCpuQuota is { } q) quota.Set(CpuQuota.Apply(relay.Pid, q)); // after start-up: only the steady state is held back
+        var ports = await StartHeld(relay, quota.Quota);
+        if (held && !opts.QuotaAtStart) // after start-up: only the steady state is held back (unless --quota-at-start)
+            quota.Set(CpuQuota.Apply(relay.Pid, opts.RelayCpuQuota!.Value, opts.RelayCpuPeriod));
         using var gen = new LoadGenerator(ports, 24000 + opts.PortOffset, opts.Size);
         gen.Latch();
         foreach (var (phase, pps) in new[] { ("nominal", opts.Pps), ("double", opts.Pps * 2), ("recovered", opts.Pps) })
         {
-            var m = await Measure(relay, gen, pps, opts.Seconds, phase == "nominal" ? 3 : 0.5);
+            var m = await Measure(relay, gen, pps, opts.Seconds, phase == "nominal" ? opts.Warmup : 0.5, quota.Quota);
             var r = m.Stream;
             var row = new
             {
@@ -148,6 +167,8 @@ if (opts.Overload)
                 loss_pct = Math.Round(r.LossPercent, 3), p50_ms = Math.Round(r.P50Ms, 3), p99_ms = Math.Round(r.P99Ms, 3), max_ms = Math.Round(r.MaxMs, 3),
                 relay_cpu_pct = Math.Round(m.RelayCpuMs / (r.MeasuredSeconds * 10), 1),
                 generator_cpu_pct = Math.Round(r.GeneratorCpuMs / (r.MeasuredSeconds * 10), 1), generator_limited = r.GeneratorLimited,
+                throttled_periods_pct = m.Throttling?.ThrottledPercent, throttled_ms = m.Throttling?.ThrottledMilliseconds,
+                gc_collections = m.Before is { } a && m.After is { } b ? b.Gen0Collections + b.Gen1Collections + b.Gen2Collections - a.Gen0Collections - a.Gen1Collections - a.Gen2Collections : (int?)null,
             };
             overload.Add(row);
             Console.WriteLine(JsonSerializer.Serialize(row));
@@ -270,12 +291,13 @@ return 0;
 internal sealed class QuotaHolder : IDisposable
 {
     private CpuQuota? _quota;
+    public CpuQuota? Quota => _quota;
     public void Set(CpuQuota quota) => _quota = quota;
     public void Dispose() => _quota?.Dispose();
 }
 
 internal sealed record Measured(StreamResult Stream, double RelayCpuMs, RuntimeStats? Before, RuntimeStats? After, LoopLag? Lag = null,
-    double? CompetitorCpuPct = null);
+    double? CompetitorCpuPct = null, Throttling? Throttling = null);
 
 internal sealed record StreamRow(
     string relay, int round, int channels, double offered_pps, double delivered_pps, double loss_pct, long reordered,
@@ -284,7 +306,7 @@ internal sealed record StreamRow(
     double generator_cpu_pct, double generator_send_lag_p99_ms, bool generator_limited, long generator_send_errors,
     int? relay_cpu_quota_pct = null, double? competitor_cpu_pct = null,
     long? loop_wakeups = null, double? loop_lag_p99_ms = null, double? loop_lag_p999_ms = null, long? loop_wakeups_over_5ms = null,
-    int? gc_gen2_collections = null)
+    int? gc_gen2_collections = null, double? throttled_periods_pct = null, double? throttled_ms = null)
 {
     public static StreamRow Of(string relay, int round, Measured m, int? quota = null)
     {
@@ -301,7 +323,8 @@ internal sealed record StreamRow(
             Math.Round(r.GeneratorCpuMs / (r.MeasuredSeconds * 10), 1), Math.Round(r.SendLagP99Ms, 3), r.GeneratorLimited, r.SendErrors,
             quota, m.CompetitorCpuPct is { } c ? Math.Round(c, 1) : null,
             lag?.Count, lag is null ? null : Math.Round(lag.QuantileMs(0.99), 3), lag is null ? null : Math.Round(lag.QuantileMs(0.999), 3), lag?.Above(5),
-            a is null ? null : b!.Gen2Collections - a.Gen2Collections);
+            a is null ? null : b!.Gen2Collections - a.Gen2Collections,
+            m.Throttling?.ThrottledPercent, m.Throttling?.ThrottledMilliseconds);
     }
 }
 
@@ -331,8 +354,8 @@ internal static class Summary
             Console.WriteLine();
             var cP99 = c is null ? double.NaN : Median(c.Select(r => r.p99_ms));
             var cP999 = c is null ? double.NaN : Median(c.Select(r => r.p999_ms));
-            Console.WriteLine($"| relay ({byRelay[0].First().channels} channels, medians of {byRelay[0].Count()}) | CPU µs/packet | × C | p50 ms | p99 ms | p99 × C | p99.9 ms | p99.9 × C | loss % | GC | alloc B/packet | generator CPU % | loop lag p99 / p99.9 ms | wake-ups > 5 ms |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            Console.WriteLine($"| relay ({byRelay[0].First().channels} channels, medians of {byRelay[0].Count()}) | CPU µs/packet | × C | p50 ms | p99 ms | p99 × C | p99.9 ms | p99.9 × C | loss % | GC | alloc B/packet | generator CPU % | loop lag p99 / p99.9 ms | wake-ups > 5 ms | throttled periods % / ms |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var g in byRelay)
             {
                 var cpu = Median(g.Select(r => r.cpu_us_per_packet));
@@ -345,7 +368,9 @@ internal static class Summary
                                   $"{Median(g.Select(r => r.generator_cpu_pct)):F0} | " +
                                   (g.First().loop_lag_p99_ms is null ? "— | — |"
                                       : $"{Median(g.Select(r => r.loop_lag_p99_ms!.Value)):F2} / {Median(g.Select(r => r.loop_lag_p999_ms!.Value)):F2} | " +
-                                        $"{Median(g.Select(r => (double)r.loop_wakeups_over_5ms!.Value)):F0} |"));
+                                        $"{Median(g.Select(r => (double)r.loop_wakeups_over_5ms!.Value)):F0} |") +
+                                  (g.First().throttled_periods_pct is null ? " — |"
+                                      : $" {Median(g.Select(r => r.throttled_periods_pct!.Value)):F1} / {Median(g.Select(r => r.throttled_ms!.Value)):F0} |"));
             }
         }
         if (idle.Count > 0)
@@ -369,7 +394,8 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
     IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
     int Competitors = 0, bool LoopLag = false, int PortOffset = 0, double Warmup = 3,
-    bool Restart = false, int RestartPortBase = 6000, bool AllocTypes = false)
+    bool Restart = false, int RestartPortBase = 6000, int RelayCpuPeriod = CpuQuota.DefaultPeriodMicroseconds,
+    bool QuotaAtStart = false, bool AllocTypes = false)
 {
     /// <summary>Node control planes from here (4600 for the default --port-base 10000; 4560 for 6000).</summary>
     public int ControlPortBase => 4600 + PortOffset / 10;
@@ -400,6 +426,8 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--relay-cpu" => o with { RelayCpu = int.Parse(Next()) },
                 "--in-process" => o with { InProcess = true },
                 "--relay-cpu-quota" => o with { RelayCpuQuota = int.Parse(Next()) },
+                "--quota-at-start" => o with { QuotaAtStart = true },
+                "--relay-cpu-period" => o with { RelayCpuPeriod = int.Parse(Next()) * 1000 }, // ms
                 "--baseline-node" => o with { BaselineNode = Path.GetFullPath(Next()) },
                 "--ng-setup" => o with { NgSetup = true },
                 "--ng-calls" => o with { NgCalls = int.Parse(Next()) },

@@ -44,11 +44,22 @@ internal abstract class RelayUnderTest : IAsyncDisposable
     /// <summary>Set to a CPU number to pin every relay under test to that core (taskset), e.g. for overload runs.</summary>
     public static int? PinnedCpu { get; set; }
 
+    /// <summary>
+    /// Set to a control group's directory to start the next relays inside it (--quota-at-start): the shell that starts
+    /// the relay joins the group and then becomes the relay, so the relay runs held from its first instruction and can
+    /// read its own limit, as in a container.
+    /// </summary>
+    public static string? LaunchGroup { get; set; }
+
     private static ProcessStartInfo StartInfo(string file, IEnumerable<string> args)
     {
-        var psi = new ProcessStartInfo(PinnedCpu is null ? file : "taskset") { RedirectStandardError = true, RedirectStandardOutput = true };
-        if (PinnedCpu is { } cpu) { psi.ArgumentList.Add("-c"); psi.ArgumentList.Add(cpu.ToString()); psi.ArgumentList.Add(file); }
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var command = new List<string>();
+        if (LaunchGroup is { } group) command.AddRange(["/bin/sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", group]);
+        if (PinnedCpu is { } cpu) command.AddRange(["taskset", "-c", cpu.ToString()]);
+        command.Add(file);
+        command.AddRange(args);
+        var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
         return psi;
     }
 
@@ -135,8 +146,9 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
                 "--log-level", "warning"], env, "All set.");
         if (relay == "socket-metrics" && metricsPort is { } scraped) _ = ScrapeAsync($"http://127.0.0.1:{scraped}/metrics", _scraping.Token);
         _node = await generator.ActorSelection($"akka.tcp://actor-relay@127.0.0.1:{remotePort}/user/relay").ResolveOne(TimeSpan.FromSeconds(10));
-        var opened = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
-            _node.Ask<ChannelOpened>(new OpenChannel($"bench-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(30))));
+        var answers = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
+            _node.Ask<object>(new OpenChannel($"bench-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(30))));
+        var opened = answers.Select(a => a as ChannelOpened ?? throw new InvalidOperationException($"the node did not open a channel: {a}")).ToList();
         return opened.Select(o => (o.Left.Port, o.Right.Port)).ToList();
     }
 
@@ -193,8 +205,9 @@ internal sealed class InProcessActorRelay(string transport, int portMin) : Relay
         config = ActorRelay.Settings.RelaySettings.From(config).AkkaIoConfig().WithFallback(config);
         _system = ActorSystem.Create("relay-in-process", config);
         _node = ActorRelay.Hosting.RelayHostingExtensions.StartRelayNode(_system);
-        var opened = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
-            _node.Ask<ChannelOpened>(new OpenChannel($"bench-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(30))));
+        var answers = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
+            _node.Ask<object>(new OpenChannel($"bench-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(30))));
+        var opened = answers.Select(a => a as ChannelOpened ?? throw new InvalidOperationException($"the node did not open a channel: {a}")).ToList();
         return opened.Select(o => (o.Left.Port, o.Right.Port)).ToList();
     }
 

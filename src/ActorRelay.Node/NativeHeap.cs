@@ -8,7 +8,7 @@ namespace ActorRelay.NodeProcess;
 /// (up to eight per core: 16 on two cores) and returns to the system only what is free at the top of an arena; the
 /// runtime's threads (JIT, thread pool, timers, sockets) allocate and free native memory in theirs, so each arena keeps
 /// its high-water mark and the node's resident set grew by 0.5-1 MB a minute while the memory in use stayed at 5 MB
-/// (docs/soak.md). The node therefore runs with two arenas (<see cref="RestartWithArenaCap"/>) and hands free pages back
+/// (docs/soak.md). The node therefore runs with two arenas (<see cref="RestartWithStartupEnvironment"/>) and hands free pages back
 /// once a minute (<see cref="StartTrimming"/>, malloc_trim: under a millisecond). The relay's per-packet path does not
 /// call malloc, so the threads sharing two arenas do not contend on it.
 /// </summary>
@@ -23,15 +23,23 @@ internal static partial class NativeHeap
     private static unsafe partial int Execve(byte* path, byte** argv, byte** envp);
 
     /// <summary>
-    /// Starts the process again in place (execve: same process id, descriptors, limits and arguments) with
-    /// MALLOC_ARENA_MAX=<see cref="ArenaMax"/>, unless it is set already (by the user, or by this) or this is not Linux.
-    /// glibc reads it when the process starts, before the runtime's first threads take arenas of their own: mallopt
-    /// from Main comes too late (six arenas exist by then). Returns only when it did not restart.
+    /// Starts the process again in place (execve: same process id, descriptors, limits and arguments) with what must be
+    /// in its environment before the runtime starts: MALLOC_ARENA_MAX=<see cref="ArenaMax"/> unless it is set already
+    /// (by the user, or by this) — glibc reads it when the process starts, before the runtime's first threads take arenas
+    /// of their own: mallopt from Main comes too late (six arenas exist by then) — and DOTNET_TieredCompilation=0 when
+    /// the node's group allows it less than a core (<see cref="CpuLimit"/>) and the user has not chosen. Does nothing on
+    /// other systems. Returns only when it did not restart.
     /// </summary>
-    public static unsafe void RestartWithArenaCap()
+    public static unsafe void RestartWithStartupEnvironment()
     {
-        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(ArenaMaxVariable) is not null) return;
-        if (Environment.GetEnvironmentVariable("GLIBC_TUNABLES")?.Contains("arena_max", StringComparison.Ordinal) == true) return;
+        if (!OperatingSystem.IsLinux()) return;
+        var add = new List<string>();
+        if (Environment.GetEnvironmentVariable(ArenaMaxVariable) is null &&
+            Environment.GetEnvironmentVariable("GLIBC_TUNABLES")?.Contains("arena_max", StringComparison.Ordinal) != true)
+            add.Add($"{ArenaMaxVariable}={ArenaMax}");
+        if (CpuLimit.TieredCompilationOff(CpuLimit.OfThisProcess(), Environment.GetEnvironmentVariable(CpuLimit.TieredCompilationVariable)))
+            add.Add($"{CpuLimit.TieredCompilationVariable}=0");
+        if (add.Count == 0) return;
         string[] argv;
         try
         {
@@ -40,7 +48,7 @@ internal static partial class NativeHeap
         catch (IOException) { return; }
         if (argv.Length == 0) return;
         var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
-            .Select(e => $"{e.Key}={e.Value}").Append($"{ArenaMaxVariable}={ArenaMax}").ToArray();
+            .Select(e => $"{e.Key}={e.Value}").Concat(add).ToArray();
         var strings = new List<nint>();
         nint Utf8(string text) { var p = Marshal.StringToCoTaskMemUTF8(text); strings.Add(p); return p; }
         try

@@ -18,8 +18,9 @@ using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Events;
 
-// First of all: two malloc arenas, which glibc reads from the environment as the process starts (NativeHeap)
-NativeHeap.RestartWithArenaCap();
+// First of all: two malloc arenas, which glibc reads from the environment as the process starts (NativeHeap), and,
+// held to less than a core by its control group, no tiered compilation, which the runtime reads as it starts (CpuLimit)
+NativeHeap.RestartWithStartupEnvironment();
 // Before any socket exists: receives complete on the socket engine's thread (no thread-pool hop per packet).
 DotnetSocketEngine.EnableInlineCompletions();
 // A collection suspends the relay loops with every other managed thread. With background (concurrent) collection
@@ -166,6 +167,9 @@ internal static class NodeProgram
         }
         Log.Information("Open files: soft limit {Soft}, hard limit {Hard}; {Open} open now, {Reserved} kept for the process; this node holds at most {Capacity} channels",
             limits?.Soft, limits?.Hard, FileLimits.OpenDescriptors(), NodeCapacity.Reserved(settings, FileLimits.OpenDescriptors()), status.Capacity);
+        if (CpuLimit.OfThisProcess() is { } cores)
+            Log.Information("CPU limit of this node's control group: {Cores:0.##} cores, {Processors} for the runtime; tiered compilation {Tiering}",
+                cores, Environment.ProcessorCount, Environment.GetEnvironmentVariable(CpuLimit.TieredCompilationVariable) == "0" ? "off" : "on");
         if (status.Capacity == 0)
         {
             Console.Error.WriteLine(NoCapacity(settings, limits?.Soft));

@@ -15,9 +15,13 @@ public sealed class NodeProcess : IDisposable
     /// <param name="softFileLimit">Starts the node with this soft open-file limit (through the shell's ulimit), as a
     /// login session's default of 1024 would.</param>
     /// <param name="fileLimit">Starts the node with this open-file limit, soft and hard (the node cannot raise it).</param>
-    public NodeProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null, int? softFileLimit = null, int? fileLimit = null)
+    /// <param name="joinGroup">Starts the node inside this control group (its directory): the shell joins it, then
+    /// becomes the node, as a container's process starts inside its group.</param>
+    public NodeProcess(IEnumerable<string> args, IDictionary<string, string>? environment = null, int? softFileLimit = null, int? fileLimit = null,
+        string? joinGroup = null)
     {
         var ulimit = softFileLimit is { } soft ? $"ulimit -Sn {soft}" : fileLimit is { } both ? $"ulimit -n {both}" : null;
+        if (joinGroup is not null) ulimit = $"echo $$ > '{joinGroup}/cgroup.procs'" + (ulimit is null ? "" : $" && {ulimit}");
         var psi = new ProcessStartInfo(ulimit is null ? "dotnet" : "bash")
             { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         if (ulimit is not null)
