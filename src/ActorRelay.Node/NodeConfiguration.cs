@@ -47,7 +47,8 @@ internal static class NodeConfiguration
 
     /// <summary>
     /// With relay.cluster.seed-nodes set (--seed, the file, the environment), what a relay cluster member needs: the
-    /// cluster provider, the seeds as Akka addresses of the node process's system, the relay role.
+    /// cluster provider, the seeds as Akka addresses of the node process's system, the relay role. With
+    /// relay.cluster.bootstrap enabled the same without seeds: Cluster Bootstrap makes the node join (Program).
     /// </summary>
     public static Config WithCluster(Config config)
     {
@@ -55,6 +56,7 @@ internal static class NodeConfiguration
         try { settings = RelaySettings.From(config); }
         catch (ConfigurationException) { return config; } // the node reports it where it reads its settings
         if (!settings.Clustered) return config;
+        if (settings.ClusterBootstrap) return ActorRelay.Cluster.RelayMembership.MemberHocon(settings.ClusterRole).WithFallback(config);
         try { return ActorRelay.Cluster.RelayMembership.Hocon(SystemName, settings.ClusterSeeds, settings.ClusterRole).WithFallback(config); }
         catch (ConfigurationException e) { throw new UsageException(e.Message); }
     }
@@ -169,6 +171,7 @@ internal static class NodeConfiguration
             "relay.latch.mode" when options.Latch is not null => "--latch",
             "relay.remote.hostname" when options.RemoteHost is not null => "--remote-host",
             "relay.remote.port" when options.RemotePort is not null => "--remote-port",
+            "relay.cluster.bootstrap.enabled" when options.Seeds is { Count: > 0 } => "--seed", // the seeds that conflict came from --seed
             _ => null,
         };
         if (option is not null) return $"{message} (from {option})";

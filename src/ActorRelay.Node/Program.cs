@@ -1,8 +1,11 @@
 using System.CommandLine;
+using System.Net;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Logger.Serilog;
+using Akka.Management;
+using Akka.Management.Cluster.Bootstrap;
 using Akka.Remote.Hosting;
 using ActorRelay;
 using ActorRelay.Control;
@@ -67,6 +70,9 @@ internal static class NodeProgram
             NodeCommandLine.CheckDistinct(declared, "relay.channels");
             channels = options.Pairs.Concat(declared).ToList();
             NodeCommandLine.CheckDistinct(channels, options.Pairs.Count > 0 && declared.Count > 0 ? "the command line and relay.channels" : "the command line");
+            if (settings.Clustered && !remote.Enabled)
+                throw new UsageException((settings.ClusterBootstrap ? "relay.cluster.bootstrap.enabled is on" : "relay.cluster.seed-nodes is set") +
+                                         " but relay.remote.enabled is off: a cluster member needs Akka.Remote");
             if ((settings.PortMax - settings.PortMin + 1) / 2 == 0)
                 throw new UsageException($"relay.ports {settings.PortMin}-{settings.PortMax} holds one port: a channel needs two");
             logging = NodeLogging.From(config, options.LogLevel);
@@ -128,6 +134,10 @@ internal static class NodeProgram
                 if (tls is not null) akka.AddHocon(RelayTls.Hocon, HoconAddMode.Prepend).AddSetup(tls);
                 // a relay cluster member (relay.cluster.seed-nodes, --seed): NodeConfiguration wrote its cluster settings
                 if (settings.Clustered) akka.WithActorRefProvider(ProviderSelection.Cluster.Instance);
+                // relay.cluster.bootstrap: Akka.Management and its Cluster Bootstrap, configured by akka.management and
+                // akka.discovery alone; the node starts them once the system runs (BootstrapContactPoint)
+                if (settings.ClusterBootstrap)
+                    akka.WithAkkaManagement(new AkkaManagementOptions()).WithClusterBootstrap(new ClusterBootstrapOptions(), autoStart: false);
             }
             akka.WithActorRelay();
         });
@@ -147,6 +157,23 @@ internal static class NodeProgram
         }
 
         var system = host.Services.GetRequiredService<ActorSystem>();
+        BootstrapContactPoint? contact = null;
+        if (settings.ClusterBootstrap)
+        {
+            try
+            {
+                contact = await BootstrapContactPoint.StartAsync(system);
+            }
+            catch (Exception e) when (e is HttpListenerException or Akka.Configuration.ConfigurationException or ArgumentException)
+            {
+                Log.Debug(e, "Cluster Bootstrap could not start");
+                Console.Error.WriteLine($"Cluster Bootstrap could not start (akka.management.http): {e.Message}");
+                await host.StopAsync(CancellationToken.None);
+                return 1;
+            }
+            Log.Information("Joining the relay cluster through Cluster Bootstrap; contact point {ContactPoint}", contact.SelfContactPoint);
+        }
+        using var contactPoint = contact;
         var node = host.Services.GetRequiredService<ActorRegistry>().Get<RelayNode>();
         if (remote.Enabled)
             Log.Information("Supervisors reach this node at {Address}/user/{Node}",

@@ -163,6 +163,8 @@ public sealed class NodeRobustnessSpecs
         { "config file missing", ["--config", "/nonexistent/actorrelay.conf"], null, null, "Configuration file not found" },
         { "no room for a channel", ["--config", "{file}"], "relay.file-descriptors-reserved = 10000000", null, "can hold no channel" },
         { "pool of one port", ["--config", "{file}"], "relay.ports { min = 20000, max = 20000 }", null, "relay.ports 20000-20000 holds one port" },
+        { "seeds and bootstrap", ["--seed", "127.0.0.1:4053", "--config", "{file}"], "relay.cluster.bootstrap.enabled = on", null, "not both (empty seed-nodes, or bootstrap off) (from --seed)" },
+        { "bootstrap without remoting", ["--config", "{file}"], "relay.cluster.bootstrap.enabled = on\nrelay.remote.enabled = off", null, "relay.cluster.bootstrap.enabled is on but relay.remote.enabled is off" },
         { "unknown option", ["--bogus"], null, null, "Unknown option --bogus" },
         { "bad transport", ["--transport", "carrier-pigeon"], null, null, "--transport" },
         { "bad log level", ["--log-level", "loud"], null, null, "--log-level must be verbose, debug, information, warning or error, got \"loud\"" },

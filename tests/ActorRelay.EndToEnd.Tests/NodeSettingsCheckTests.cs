@@ -2,6 +2,7 @@ using System.Collections;
 using Akka.Configuration;
 using ActorRelay.NodeProcess;
 using ActorRelay.Protocol;
+using ActorRelay.Settings;
 using Xunit;
 
 namespace ActorRelay.EndToEnd.Tests;
@@ -160,6 +161,43 @@ public sealed class NodeSettingsCheckTests
         Assert.Equal(new NodeRemote(true, "127.0.0.1", 4053, null, false), NodeRemote.From(Build()));
         Assert.False(NodeRemote.From(Build("relay.remote { enabled = no, port = 0, public-hostname = relay.example }")).Enabled);
         Assert.Equal("relay.example", NodeRemote.From(Build("relay.remote.public-hostname = relay.example")).PublicHostname);
+    }
+
+    [Fact]
+    public void Cluster_bootstrap_is_off_by_default_and_makes_the_node_a_relay_member_without_seeds()
+    {
+        Assert.False(RelaySettings.From(Build()).ClusterBootstrap);
+        Assert.False(RelaySettings.From(Build()).Clustered);
+        var c = Build("relay.cluster.bootstrap.enabled = on");
+        var settings = RelaySettings.From(c);
+        Assert.True(settings.ClusterBootstrap);
+        Assert.True(settings.Clustered);
+        Assert.Equal("cluster", c.GetString("akka.actor.provider"));
+        Assert.Equal(["relay"], c.GetStringList("akka.cluster.roles"));
+        Assert.Empty(c.GetStringList("akka.cluster.seed-nodes"));
+        // the same split brain resolver as a member that lists seeds
+        Assert.Equal(c.GetString("akka.cluster.downing-provider-class"), Build("relay.cluster.seed-nodes = [\"127.0.0.1:4053\"]").GetString("akka.cluster.downing-provider-class"));
+        Assert.Equal("keep-majority", c.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+    }
+
+    [Theory]
+    [InlineData("relay.cluster { bootstrap.enabled = on, seed-nodes = [\"127.0.0.1:4053\"] }",
+        "relay.cluster.bootstrap.enabled is on and relay.cluster.seed-nodes is set: a node joins through seed nodes or through Cluster Bootstrap, not both")]
+    [InlineData("relay.cluster.bootstrap.enabled = maybe", "relay.cluster.bootstrap.enabled must be on or off, got \"maybe\"")]
+    public void Bad_cluster_bootstrap_settings_are_refused_naming_the_key(string text, string expected)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => RelaySettings.From(Build(text)));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Seeds_from_the_command_line_and_bootstrap_from_the_environment_name_both_sources()
+    {
+        var env = new Hashtable { ["ACTORRELAY__CLUSTER__BOOTSTRAP__ENABLED"] = "on" };
+        var options = Options() with { Seeds = ["127.0.0.1:4053"] };
+        var e = Assert.Throws<ConfigurationException>(() => RelaySettings.From(NodeConfiguration.Build(options, env)));
+        Assert.EndsWith("(from --seed)", NodeConfiguration.Explain(e.Message, options, env));
+        Assert.EndsWith("(from ACTORRELAY__CLUSTER__BOOTSTRAP__ENABLED)", NodeConfiguration.Explain(e.Message, Options(), env));
     }
 
     [Fact]

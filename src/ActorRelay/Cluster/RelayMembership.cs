@@ -68,12 +68,19 @@ public static class RelayMembership
         if (seeds.Count == 0) return Config.Empty;
         var addresses = seeds.Select(s => SeedAddress(systemName, s)).ToList();
         return ConfigurationFactory.ParseString($$"""
-            akka.actor.provider = cluster
             akka.cluster.seed-nodes = [{{string.Join(", ", addresses.Select(a => "\"" + a + "\""))}}]
-            akka.cluster.roles = ["{{role}}"]
-            akka.cluster.distributed-data.role = "{{role}}"
-            """);
+            """).WithFallback(MemberHocon(role));
     }
+
+    /// <summary>
+    /// The Akka settings of a relay cluster member that names no seed nodes, because something else makes it join (Akka.Management's
+    /// Cluster Bootstrap, relay.cluster.bootstrap): the cluster provider and the relay role.
+    /// </summary>
+    public static Config MemberHocon(string role) => ConfigurationFactory.ParseString($$"""
+        akka.actor.provider = cluster
+        akka.cluster.roles = ["{{role}}"]
+        akka.cluster.distributed-data.role = "{{role}}"
+        """);
 
     /// <summary>"HOST:PORT" → akka.tcp://SYSTEM@HOST:PORT; a full address stays as it is.</summary>
     public static string SeedAddress(string systemName, string seed)

@@ -172,8 +172,9 @@ public static class RelayHostingExtensions
                 "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
         var metrics = settings.MetricsListen.Count > 0 ? new Metrics.RelayMetrics() : null;
         if (settings.Clustered && !Cluster.RelayMembership.IsClustered(system))
-            throw new ConfigurationException("relay.cluster.seed-nodes is set but the system is not a cluster member: set akka.actor.provider = cluster " +
-                "(RelayOptions.ClusterSeeds, or RelayMembership.Hocon, writes what a relay cluster member needs)");
+            throw new ConfigurationException((settings.ClusterBootstrap ? "relay.cluster.bootstrap.enabled is on" : "relay.cluster.seed-nodes is set") +
+                " but the system is not a cluster member: set akka.actor.provider = cluster " +
+                "(RelayOptions.ClusterSeeds, or RelayMembership.Hocon / MemberHocon, writes what a relay cluster member needs)");
         var node = system.ActorOf(RelayNodeActor.Props(settings, clock, metrics: metrics), settings.NodeName);
         var entry = node;
         if (settings.Clustered)

@@ -70,6 +70,8 @@ public sealed record RelaySettings
     public required IReadOnlyList<string> MetricsListen { get; init; }
     /// <summary>relay.cluster.seed-nodes: "HOST:PORT" or full Akka addresses; empty = the node runs alone.</summary>
     public required IReadOnlyList<string> ClusterSeeds { get; init; }
+    /// <summary>relay.cluster.bootstrap.enabled: the node joins through Akka.Management's Cluster Bootstrap (Akka.Discovery) instead of seed nodes.</summary>
+    public required bool ClusterBootstrap { get; init; }
     public required string ClusterRole { get; init; }
     public required TimeSpan ClusterLoadInterval { get; init; }
     public required string ClusterEntryName { get; init; }
@@ -77,8 +79,8 @@ public sealed record RelaySettings
     /// <summary>relay.cluster.drain-keeps-calls: stopping keeps the calls until they end (or the drain's deadline).</summary>
     public required bool DrainKeepsCalls { get; init; }
 
-    /// <summary>True when the node joins a relay cluster (relay.cluster.seed-nodes is set).</summary>
-    public bool Clustered => ClusterSeeds.Count > 0;
+    /// <summary>True when the node joins a relay cluster (relay.cluster.seed-nodes is set, or relay.cluster.bootstrap is enabled).</summary>
+    public bool Clustered => ClusterSeeds.Count > 0 || ClusterBootstrap;
 
     public const int MaxUdpPayload = 65507;
 
@@ -147,6 +149,7 @@ public sealed record RelaySettings
             QualityEnabled = r.Bool("quality.enabled"),
             MetricsListen = r.List("metrics.listen"),
             ClusterSeeds = r.List("cluster.seed-nodes"),
+            ClusterBootstrap = r.Bool("cluster.bootstrap.enabled"),
             ClusterRole = r.String("cluster.role").Trim(),
             ClusterLoadInterval = r.Duration("cluster.load-interval"),
             ClusterEntryName = r.String("cluster.entry-name").Trim(),
@@ -180,6 +183,9 @@ public sealed record RelaySettings
         if (BindTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.bind-timeout must be > 0");
         if (CloseTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.close-timeout must be > 0");
         if (UnbindTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.unbind-timeout must be > 0");
+        if (ClusterBootstrap && ClusterSeeds.Count > 0)
+            throw new ConfigurationException("relay.cluster.bootstrap.enabled is on and relay.cluster.seed-nodes is set: a node joins " +
+                                             "through seed nodes or through Cluster Bootstrap, not both (empty seed-nodes, or bootstrap off)");
         if (string.IsNullOrWhiteSpace(ClusterRole)) throw new ConfigurationException("relay.cluster.role must not be empty");
         if (string.IsNullOrWhiteSpace(ClusterEntryName)) throw new ConfigurationException("relay.cluster.entry-name must not be empty");
         if (ClusterLoadInterval <= TimeSpan.Zero) throw new ConfigurationException("relay.cluster.load-interval must be > 0");
