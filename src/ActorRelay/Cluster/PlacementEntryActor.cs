@@ -35,6 +35,7 @@ public sealed class PlacementEntryActor : ReceiveActor
     private readonly PlacementChoice _choice = new();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly IActorRef _localNode;
+    private IActorRef? _ngBook;
     private long _sequence;
 
     public PlacementEntryActor(IActorRef localNode, RelaySettings settings, RelayClock clock)
@@ -96,6 +97,25 @@ public sealed class PlacementEntryActor : ReceiveActor
         });
         Receive<PlacementStarted>(s => _choice.Started(s.Node.ToString()));
         Receive<PlacementEnded>(e => _choice.Ended(e.Node.ToString(), e.Opened, _clock.WallNow));
+        // NG through any node: another relay node's NG endpoint got a command of a call it does not know
+        Receive<NgCallBookStarted>(_ =>
+        {
+            _ngBook = Sender;
+            Context.Watch(_ngBook);
+        });
+        Receive<Terminated>(t => t.ActorRef.Equals(_ngBook), _ => _ngBook = null);
+        Receive<LocateNgCall>(l =>
+        {
+            if (!RelayMembership.IsRelayPeer(Context.System, Sender.Path.Address, _settings.ClusterRole))
+            {
+                var why = $"{Sender.Path.Address} is not a relay member of this cluster";
+                _log.Warning("Refused {Command} from {Sender}: {Why}", nameof(LocateNgCall), Sender.Path, why);
+                Sender.Tell(new CommandRejected(nameof(LocateNgCall), RejectReason.NotAuthorized, why));
+                return;
+            }
+            if (_ngBook is null) Sender.Tell(new NgCallLocated(l.CallId, false)); // no NG endpoint here: no NG call either
+            else _ngBook.Forward(l);
+        });
         Receive<GetLoads>(_ => Sender.Tell(new KnownLoads(_choice.Loads.Values.OrderBy(l => l.Node, StringComparer.Ordinal).ToList())));
     }
 
@@ -138,6 +158,12 @@ public sealed class PlacementEntryActor : ReceiveActor
     }
 
     public sealed record KnownLoads(IReadOnlyList<NodeLoad> Loads);
+
+    /// <summary>The node's NG call book, as it starts: the entry point passes it the other relay nodes' <see cref="LocateNgCall"/>.</summary>
+    internal sealed record NgCallBookStarted
+    {
+        public static readonly NgCallBookStarted Instance = new();
+    }
 
     internal sealed record ChooseNode(IReadOnlySet<string> Refused);
     internal sealed record NodeChosen(Address? Node);

@@ -58,3 +58,25 @@ public sealed record NodeClusterView(string Self, string Role, IReadOnlyList<Clu
         other is not null && Self == other.Self && Role == other.Role && Members.SequenceEqual(other.Members);
     public override int GetHashCode() => HashCode.Combine(Self, Role, Members.Count);
 }
+
+// NG through any node: an NG call lives in the call book of the node whose NG endpoint took its first offer; a node
+// whose endpoint gets a command for a call-id its own book does not know asks the other relay nodes where it is.
+
+/// <summary>
+/// To a relay node's placement entry point: does its NG call book hold the call <paramref name="CallId"/>? The entry
+/// point passes it to its book (which answers) or, when the node runs no NG endpoint, answers not found itself.
+/// Reply: <see cref="NgCallLocated"/>, from the book that holds it (the ref to send <see cref="ForwardNgCommand"/> to).
+/// </summary>
+public sealed record LocateNgCall(string CallId) : IRelayMessage;
+
+public sealed record NgCallLocated(string CallId, bool Found) : IRelayMessage;
+
+/// <summary>
+/// To the NG call book that holds a call (the sender of a positive <see cref="NgCallLocated"/>): act on this NG request
+/// (<paramref name="Body"/>: the request dictionary, bencoded as received) as if its own endpoint had received it.
+/// Reply: <see cref="ForwardedNgReply"/>.
+/// </summary>
+public sealed record ForwardNgCommand(string CallId, byte[] Body) : IRelayMessage;
+
+/// <summary>The reply dictionary of a forwarded NG request, bencoded.</summary>
+public sealed record ForwardedNgReply(string CallId, byte[] Reply) : IRelayMessage;
