@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
+using ActorRelay.Client;
 using ActorRelay.Cluster;
 using ActorRelay.Hosting;
 using ActorRelay.Ng;
@@ -41,16 +42,18 @@ public sealed class RelayClusterSpecs : TestKit
     /// <param name="ports">The nodes' UDP ports: the same range on each node's own address, below TestPorts' areas
     /// (2000+) so that no other spec's range, nor its count of bound ports, meets them.</param>
     /// <param name="ng">Each node runs an NG endpoint on its own address (<see cref="_ng"/>).</param>
-    private async Task<IActorRef> StartClusterAsync(int[] maxChannels, (int Min, int Max) ports, bool[]? crashable = null, bool ng = false)
+    /// <param name="cuttable">Every node's remoting runs through Akka's throttler adapter, so a test can cut a node off (<see cref="CutOffAsync"/>).</param>
+    private async Task<IActorRef> StartClusterAsync(int[] maxChannels, (int Min, int Max) ports, bool[]? crashable = null, bool ng = false, bool cuttable = false)
     {
-        var seed = $"{Hosts[0]}:{FreeTcpPort(Hosts[0])}";
+        var seedPort = FreeTcpPort(Hosts[0]);
+        var seed = cuttable ? $"akka.trttl.tcp://actor-relay@{Hosts[0]}:{seedPort}" : $"{Hosts[0]}:{seedPort}";
         for (var i = 0; i < Hosts.Length; i++)
         {
-            var port = i == 0 ? seed.Split(':')[1] : "0";
+            var port = i == 0 ? seedPort.ToString() : "0";
             if (ng) _ng.Add(new IPEndPoint(IPAddress.Parse(Hosts[i]), FreeUdpPort(Hosts[i])));
             var config = ConfigurationFactory.ParseString($$"""
                 akka.loglevel = WARNING
-                akka.remote.dot-netty.tcp { hostname = "{{Hosts[i]}}", port = {{port}} }
+                akka.remote.dot-netty.tcp { hostname = "{{Hosts[i]}}", port = {{port}}, applied-adapters = [{{(cuttable ? "trttl" : "")}}] }
                 akka.cluster.failure-detector { heartbeat-interval = 500ms, acceptable-heartbeat-pause = 2s }
                 akka.cluster.split-brain-resolver.stable-after = 2s
                 akka.coordinated-shutdown.run-by-actor-system-terminate = {{(crashable?[i] == true ? "off" : "on")}}
@@ -77,6 +80,19 @@ public sealed class RelayClusterSpecs : TestKit
             Assert.All(_nodes, n => Assert.Equal(3, RelayMembership.UsableRelayNodes(n, "relay").Count)); // every entry point sees all three
         }, Wait, TimeSpan.FromMilliseconds(200));
         return entry;
+    }
+
+    /// <summary>Cuts node <paramref name="index"/> off from the others (both ways, as a network partition would).</summary>
+    private async Task CutOffAsync(int index)
+    {
+        var cut = Akka.Cluster.Cluster.Get(_nodes[index]).SelfAddress;
+        foreach (var (system, i) in _nodes.Select((n, i) => (n, i)).Where(n => n.i != index))
+        {
+            var other = Akka.Cluster.Cluster.Get(system).SelfAddress;
+            await Transport(system).ManagementCommand(new Akka.Remote.Transport.SetThrottle(cut, Akka.Remote.Transport.ThrottleTransportAdapter.Direction.Both, Akka.Remote.Transport.Blackhole.Instance));
+            await Transport(_nodes[index]).ManagementCommand(new Akka.Remote.Transport.SetThrottle(other, Akka.Remote.Transport.ThrottleTransportAdapter.Direction.Both, Akka.Remote.Transport.Blackhole.Instance));
+        }
+        static Akka.Remote.RemoteTransport Transport(ActorSystem system) => ((Akka.Remote.IRemoteActorRefProvider)((ExtendedActorSystem)system).Provider).Transport;
     }
 
     private static int FreeUdpPort(string host)
@@ -249,6 +265,46 @@ public sealed class RelayClusterSpecs : TestKit
         }, Wait, TimeSpan.FromMilliseconds(100));
         // and the call is gone from the first node's book too
         Assert.Equal("Unknown call-id", Text(Ng(a, "query", "any-1"), "error-reason"));
+    }
+
+    [Fact]
+    public async Task A_supervisor_client_hears_exactly_the_lost_nodes_channels_lost_within_10_s()
+    {
+        var entry = await StartClusterAsync([0, 0, 0], (1800, 1899), crashable: [false, true, false], cuttable: true);
+        // a supervisor's client in the first node's system, driving the cluster through its entry point
+        var clientActor = _nodes[0].ActorOf(RelayClientActor.Props(new RelayClientOptions
+        {
+            NodeAddress = Akka.Cluster.Cluster.Get(_nodes[0]).SelfAddress.ToString(), NodeName = "placement",
+        }), "relay-client");
+        var client = new RelayClient(clientActor);
+        var events = CreateTestProbe(_nodes[0]);
+        clientActor.Tell(new RelayClientActor.ForwardEvents(events.Ref));
+
+        var opened = new List<ChannelOpened>();
+        for (var i = 0; i < 30; i++) opened.Add(await client.OpenAsync(new OpenChannel($"client-{i}")));
+        var onSecond = opened.Where(o => HostOf(o) == Hosts[1]).Select(o => o.ChannelId).ToHashSet();
+        Output.WriteLine($"{onSecond.Count} of {opened.Count} channels on {Hosts[1]}");
+        Assert.InRange(onSecond.Count, 5, 15);
+
+        // the second node is cut off (no word from it any more, as when it crashes or its network fails): the client
+        // reports each of its channels lost, and no other
+        var started = DateTime.UtcNow;
+        await CutOffAsync(1);
+        var lost = new HashSet<string>();
+        while (lost.Count < onSecond.Count)
+        {
+            var e = await events.ExpectMsgAsync<IChannelEvent>(TimeSpan.FromSeconds(10) - (DateTime.UtcNow - started));
+            var l = Assert.IsType<ChannelLost>(e);
+            Assert.Contains(l.ChannelId, onSecond);
+            lost.Add(l.ChannelId);
+        }
+        Output.WriteLine($"{lost.Count} channels lost after {(DateTime.UtcNow - started).TotalSeconds:0.0} s");
+
+        // the cluster-wide list no longer has them, and has every other one
+        var list = await client.ListAsync();
+        Assert.Equal(opened.Select(o => o.ChannelId).Except(onSecond).Order(StringComparer.Ordinal),
+            list.Channels.Select(c => c.ChannelId).Order(StringComparer.Ordinal));
+        await events.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(500)); // nothing of the others is lost
     }
 
     protected override void AfterAll()
