@@ -85,7 +85,7 @@ public sealed class PlacementEntryActor : ReceiveActor
         Receive<GetNodeStatus>(_ =>
         {
             if (Allowed(nameof(GetNodeStatus)))
-                Context.ActorOf(ClusterQueryActor.Props(GetNodeStatus.Instance, Sender, Nodes(), _settings), $"status-{++_sequence}");
+                Context.ActorOf(ClusterQueryActor.Props(GetNodeStatus.Instance, Sender, Nodes(), _settings, _choice.Loads.Values.ToList()), $"status-{++_sequence}");
         });
 
         // from the placement children
@@ -352,7 +352,8 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
 
 /// <summary>
 /// A cluster-wide ListChannels or GetNodeStatus: asks every usable relay node, waits for each answer until
-/// relay.cluster.node-timeout, and answers the supervisor with the merge (<see cref="ClusterFigures"/>).
+/// relay.cluster.node-timeout, and answers the supervisor with the merge (<see cref="ClusterFigures"/>); a status's
+/// members carry the last load the entry point knows of each.
 /// </summary>
 internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
 {
@@ -360,15 +361,17 @@ internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
     private readonly IReadOnlyList<Address> _nodes;
     private readonly RelaySettings _settings;
     private readonly IRelayCommand _query;
+    private readonly IReadOnlyList<NodeLoad> _loads;
     private readonly List<ChannelList> _lists = new();
     private readonly List<NodeStatus> _statuses = new();
     private int _answers;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public ClusterQueryActor(IRelayCommand query, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings)
+    public ClusterQueryActor(IRelayCommand query, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings, IReadOnlyList<NodeLoad>? loads = null)
     {
         _query = query;
+        _loads = loads ?? [];
         _requester = requester;
         _nodes = nodes;
         _settings = settings;
@@ -379,8 +382,9 @@ internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
         ReceiveAny(Unhandled);
     }
 
-    public static Props Props(IRelayCommand query, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings) =>
-        Akka.Actor.Props.Create(() => new ClusterQueryActor(query, requester, nodes, settings));
+    public static Props Props(IRelayCommand query, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings,
+        IReadOnlyList<NodeLoad>? loads = null) =>
+        Akka.Actor.Props.Create(() => new ClusterQueryActor(query, requester, nodes, settings, loads));
 
     protected override void PreStart()
     {
@@ -397,7 +401,7 @@ internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
     private void Finish()
     {
         _requester.Tell(_query is GetNodeStatus
-            ? ClusterFigures.Sum(_statuses, RelayMembership.View(Context.System, _settings.ClusterRole))
+            ? ClusterFigures.Sum(_statuses, ClusterFigures.WithLoads(RelayMembership.View(Context.System, _settings.ClusterRole), _loads))
             : ClusterFigures.Merge(_lists));
         Context.Stop(Self);
     }

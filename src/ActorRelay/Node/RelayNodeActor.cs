@@ -67,7 +67,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         _channels = new ChannelRegistry(new PortPool(settings.PortMin, settings.PortMax));
         if (settings.UsesRelayLoops)
         {
-            _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay, lag: metrics?.LoopLag,
+            _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay,
+                lag: settings.MetricsListen.Count > 0 ? metrics?.LoopLag : null, // the lag histogram is for /metrics only
                 nice: settings.RelayLoopNice);
             if (_loops.PriorityProblem() is { } why) _log.Warning("{Problem} (relay.relay-loop-nice needs root or CAP_SYS_NICE)", why);
         }
@@ -212,6 +213,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
                 {
                     ForeignEventsRefused = _foreignEvents, JournalBacklog = _journalBacklog, Draining = _draining,
                     Cluster = Cluster.RelayMembership.View(Context.System, _settings.ClusterRole),
+                    PacketsRelayed = _metrics?.PacketsRelayed() ?? 0,
+                    RelayLoopCpuMilliseconds = _loops?.Loops.Select(l => l.CpuTime?.TotalMilliseconds ?? 0).ToList(),
                 });
         });
 

@@ -11,9 +11,13 @@ namespace ActorRelay.Protocol;
 /// <summary>
 /// A node's load, published about once a second (relay.cluster.load-interval) in the cluster's replicated load map
 /// (Akka.DistributedData, an LWW map keyed by node address). <paramref name="At"/> is the node's clock when it read its
-/// figures: the entry points count their own placements made after it as not yet in it.
+/// figures: the entry points count their own placements made after it as not yet in it. <paramref name="PacketsPerSecond"/>:
+/// datagrams the node relayed per second since its previous load; <paramref name="RelayLoopCpuPercent"/>: the busiest
+/// relay loop's CPU over that time, in percent of one core (0 without relay loops). Both are for operators
+/// (GetNodeStatus through the entry point shows each member's load): placement goes by channels and ports.
 /// </summary>
-public sealed record NodeLoad(string Node, int ChannelsOpen, int Capacity, int PortsFree, bool Draining, DateTimeOffset At) : IRelayMessage
+public sealed record NodeLoad(string Node, int ChannelsOpen, int Capacity, int PortsFree, bool Draining, DateTimeOffset At,
+    double PacketsPerSecond = 0, double RelayLoopCpuPercent = 0) : IRelayMessage
 {
     /// <summary>Channels the node can still take: none while draining; else capacity left, bounded by its free port pairs.</summary>
     public int Room() => Draining ? 0 : Math.Max(0, Math.Min(Capacity - ChannelsOpen, PortsFree / 2));
@@ -41,12 +45,17 @@ public sealed record ChannelLocated(string ChannelId, bool Found) : IRelayMessag
 /// <summary>The node's channels <paramref name="Opener"/> may see (its own, or every one for an administrator). Reply: <see cref="ChannelList"/>.</summary>
 public sealed record ListChannelsFor(IActorRef Opener) : IRelayCommand;
 
-/// <summary>A member of the cluster as a node sees it: address, status (Up, Leaving, ...), reachability and roles.</summary>
-public sealed record ClusterMemberView(string Address, string Status, bool Reachable, IReadOnlyList<string> Roles)
+/// <summary>
+/// A member of the cluster as a node sees it: address, status (Up, Leaving, ...), reachability and roles; through the
+/// placement entry point also the member's last published <see cref="NodeLoad"/> (null when none is known, or asked of
+/// one node).
+/// </summary>
+public sealed record ClusterMemberView(string Address, string Status, bool Reachable, IReadOnlyList<string> Roles, NodeLoad? Load = null)
 {
     public IReadOnlyList<string> Roles { get; init; } = Roles.ToArray();
     public bool Equals(ClusterMemberView? other) =>
-        other is not null && Address == other.Address && Status == other.Status && Reachable == other.Reachable && Roles.SequenceEqual(other.Roles);
+        other is not null && Address == other.Address && Status == other.Status && Reachable == other.Reachable && Roles.SequenceEqual(other.Roles)
+        && Equals(Load, other.Load);
     public override int GetHashCode() => HashCode.Combine(Address, Status, Reachable, Roles.Count);
 }
 

@@ -145,6 +145,10 @@ public sealed class RelayClusterSpecs : TestKit
         Assert.NotNull(status.Cluster);
         Assert.Equal("relay", status.Cluster!.Role);
         Assert.Equal(3, status.Cluster.Members.Count(m => m.Status == "Up" && m.Roles.Contains("relay")));
+        // each member's last published load: channels, room, relayed packets/s and relay-loop CPU
+        Assert.All(status.Cluster.Members, m => Assert.Equal(m.Address, m.Load?.Node));
+        Assert.All(status.Cluster.Members, m => Assert.True(m.Load!.Capacity > 0 && m.Load.PacketsPerSecond >= 0 && m.Load.RelayLoopCpuPercent is >= 0 and <= 100));
+        if (ActorRelay.RelayLoops.LinuxUdp.Supported) Assert.NotEmpty(status.RelayLoopCpuMilliseconds!);
 
         // close through the entry point: it finds the channel on its node
         supervisor.Send(entryB, new CloseChannel("spread-8"));
