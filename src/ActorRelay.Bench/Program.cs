@@ -10,6 +10,7 @@ using ActorRelay.Protocol;
 ActorRelay.Sides.Dotnet.DotnetSocketEngine.EnableInlineCompletions();
 
 var opts = BenchOptions.Parse(args);
+using var allocations = opts.AllocTypes ? new ActorRelay.Bench.AllocationByType() : null;
 if (opts.NgSetup)
 {
     await NgSetupBench.Run(opts);
@@ -91,7 +92,10 @@ async Task<Measured> Measure(RelayUnderTest relay, LoadGenerator gen, int pps, d
     var rt0 = await relay.RuntimeAsync();
     var lag0 = await relay.LoopLagAsync();
     var competitor0 = competitor?.CpuMilliseconds() ?? 0;
+    allocations?.Start();
     var r = gen.Stream(pps, seconds, warmup, relay.CpuMilliseconds);
+    // sampled over the warm-up and the window: packets counted in the window, scaled to both at the same rate
+    allocations?.StopAndPrint((long)(r.Received * (seconds + warmup) / seconds), "packet");
     var competitorPct = competitor is null ? (double?)null : (competitor.CpuMilliseconds() - competitor0) / (seconds + warmup + 0.2) / 10;
     var rt1 = await relay.RuntimeAsync();
     var lag1 = await relay.LoopLagAsync();
@@ -198,10 +202,14 @@ if (opts.IdleChannels > 0)
         await Task.Delay(1000);
         var empty = await Collected();
         var rss0 = relay.RssBytes();
+        var benchCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var nodeBefore = await node.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(30));
         var sw = Stopwatch.StartNew();
         var opened = await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
             node.Ask<object>(new OpenChannel($"idle-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(60))));
         var openSeconds = sw.Elapsed.TotalSeconds;
+        var benchCpuOpen = (Process.GetCurrentProcess().TotalProcessorTime - benchCpu0).TotalMilliseconds;
+        var nodeAfter = await node.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(30));
         await Task.Delay(1000);
         var rss1 = relay.RssBytes();
         var loaded = await Collected();
@@ -210,14 +218,39 @@ if (opts.IdleChannels > 0)
         await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
             node.Ask<object>(new CloseChannel($"idle-{i}"), TimeSpan.FromSeconds(60))));
         var closeSeconds = sw.Elapsed.TotalSeconds;
+        // The same burst again on the now warm node (the open path compiled, the pools grown): what a node that has
+        // been running a while does, next to the cold figure above.
+        await Task.Delay(500);
+        allocations?.Start();
+        var warmBefore = await node.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(30));
+        var benchCpu1 = Process.GetCurrentProcess().TotalProcessorTime;
+        sw.Restart();
+        var openedWarm = await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
+            node.Ask<object>(new OpenChannel($"idle-warm-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(60))));
+        var warmSeconds = sw.Elapsed.TotalSeconds;
+        var benchCpuWarm = (Process.GetCurrentProcess().TotalProcessorTime - benchCpu1).TotalMilliseconds;
+        allocations?.StopAndPrint(opts.IdleChannels, "warm open");
+        var warmAfter = await node.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(30));
+        await Task.WhenAll(Enumerable.Range(0, opts.IdleChannels).Select(i =>
+            node.Ask<object>(new CloseChannel($"idle-warm-{i}"), TimeSpan.FromSeconds(60))));
         var status = await node.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(10));
         double PerChannelKb(long bytes) => Math.Round(bytes / 1024.0 / opts.IdleChannels, 2);
+        double PerOpenUs(double ms) => Math.Round(ms * 1000 / opts.IdleChannels, 1);
+        // In process the node's CPU is the bench's own: only the node's figure is given.
         var row = new IdleRow(
             name + (relay.InProcess ? " (in-process)" : ""), opts.IdleChannels, opened.Count(o => o is ChannelOpened),
             Math.Round(rss0 / 1048576.0, 1), Math.Round(rss1 / 1048576.0, 1), Math.Round(rss2 / 1048576.0, 1),
             PerChannelKb(rss1 - rss0), PerChannelKb(rss2 - rss0), PerChannelKb(loaded.ManagedHeapBytes - empty.ManagedHeapBytes),
             Math.Round(opts.IdleChannels / openSeconds), Math.Round(opts.IdleChannels / closeSeconds),
-            status.PortsTotal - status.PortsFree, relay.InProcess ? "local messages" : "Akka.Remote");
+            status.PortsTotal - status.PortsFree, relay.InProcess ? "local messages" : "Akka.Remote",
+            node_cpu_us_per_open: PerOpenUs(nodeAfter.CpuMilliseconds - nodeBefore.CpuMilliseconds),
+            node_kb_allocated_per_open: PerChannelKb(nodeAfter.AllocatedBytes - nodeBefore.AllocatedBytes),
+            bench_cpu_us_per_open: relay.InProcess ? null : PerOpenUs(benchCpuOpen),
+            opens_per_second_warm: Math.Round(opts.IdleChannels / warmSeconds),
+            opened_ok_warm: openedWarm.Count(o => o is ChannelOpened),
+            node_cpu_us_per_open_warm: PerOpenUs(warmAfter.CpuMilliseconds - warmBefore.CpuMilliseconds),
+            node_kb_allocated_per_open_warm: PerChannelKb(warmAfter.AllocatedBytes - warmBefore.AllocatedBytes),
+            bench_cpu_us_per_open_warm: relay.InProcess ? null : PerOpenUs(benchCpuWarm));
         idle.Add(row);
         Console.WriteLine(JsonSerializer.Serialize(row));
     }
@@ -275,7 +308,10 @@ internal sealed record StreamRow(
 internal sealed record IdleRow(
     string relay, int channels, int opened_ok, double rss_empty_mb, double rss_loaded_mb, double rss_loaded_after_gc_mb,
     double kb_per_idle_channel_rss, double kb_per_idle_channel_rss_after_gc, double kb_per_idle_channel_managed_live,
-    double opens_per_second, double closes_per_second, int ports_leaked, string protocol_path);
+    double opens_per_second, double closes_per_second, int ports_leaked, string protocol_path,
+    double node_cpu_us_per_open, double node_kb_allocated_per_open, double? bench_cpu_us_per_open,
+    double opens_per_second_warm, int opened_ok_warm, double node_cpu_us_per_open_warm, double node_kb_allocated_per_open_warm,
+    double? bench_cpu_us_per_open_warm);
 
 /// <summary>The run at a glance: medians over rounds per relay, ratios to the C reference and to rtpengine.</summary>
 internal static class Summary
@@ -315,11 +351,14 @@ internal static class Summary
         if (idle.Count > 0)
         {
             Console.WriteLine();
-            Console.WriteLine("| relay | channels | KB/idle channel: RSS as opened | RSS after GC | managed live | opened/s | closed/s | ports leaked |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|");
+            Console.WriteLine("| relay | channels | KB/idle channel: RSS as opened | RSS after GC | managed live | opened/s | closed/s | ports leaked | node µs CPU/open | node KB alloc/open | bench µs CPU/open | warm: opened/s | node µs/open | node KB/open | bench µs/open |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var r in idle)
                 Console.WriteLine($"| {r.relay} | {r.channels} | {r.kb_per_idle_channel_rss:F1} | {r.kb_per_idle_channel_rss_after_gc:F1} | " +
-                                  $"{r.kb_per_idle_channel_managed_live:F1} | {r.opens_per_second:F0} | {r.closes_per_second:F0} | {r.ports_leaked} |");
+                                  $"{r.kb_per_idle_channel_managed_live:F1} | {r.opens_per_second:F0} | {r.closes_per_second:F0} | {r.ports_leaked} | " +
+                                  $"{r.node_cpu_us_per_open:F0} | {r.node_kb_allocated_per_open:F1} | {(r.bench_cpu_us_per_open is { } b ? b.ToString("F0") : "—")} | " +
+                                  $"{r.opens_per_second_warm:F0} | {r.node_cpu_us_per_open_warm:F0} | {r.node_kb_allocated_per_open_warm:F1} | " +
+                                  $"{(r.bench_cpu_us_per_open_warm is { } w ? w.ToString("F0") : "—")} |");
         }
     }
 }
@@ -330,7 +369,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
     IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
     int Competitors = 0, bool LoopLag = false, int PortOffset = 0, double Warmup = 3,
-    bool Restart = false, int RestartPortBase = 6000)
+    bool Restart = false, int RestartPortBase = 6000, bool AllocTypes = false)
 {
     /// <summary>Node control planes from here (4600 for the default --port-base 10000; 4560 for 6000).</summary>
     public int ControlPortBase => 4600 + PortOffset / 10;
@@ -380,6 +419,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--restart" => o with { Restart = true },
                 "--restart-ports" => o with { RestartPortBase = int.Parse(Next()) },
                 "--port-base" => o with { PortOffset = int.Parse(Next()) - 10000 }, // the relays' pool from BASE: --port-offset BASE-10000
+                "--alloc-types" => o with { AllocTypes = true },
                 "--node-env" => o with { NodeEnv = WithEnv(o.NodeEnv, Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}; see docs/benchmarks.md"),
             };

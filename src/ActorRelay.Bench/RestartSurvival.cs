@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Akka.Actor;
 using ActorRelay.Protocol;
+using ActorRelay.Client;
 
 namespace ActorRelay.Bench;
 
@@ -208,10 +209,15 @@ internal static class RestartSurvival
         return answers.OfType<ChannelSnapshot>().Select(s => s.ChannelId).ToHashSet(StringComparer.Ordinal);
     }
 
-    /// <summary>How many channels ListChannels lists, or null when no answer comes within 10 s (its reply may exceed Akka.Remote's frame size).</summary>
+    /// <summary>How many channels ListChannels lists, every page read, or null when a page gets no answer within 10 s.</summary>
     private static async Task<int?> ListedAsync(IActorRef node)
     {
-        try { return (await node.Ask<ChannelList>(ListChannels.Instance, TimeSpan.FromSeconds(10))).Channels.Count; }
+        try
+        {
+            var count = 0;
+            await foreach (var _ in node.ListAllAsync(TimeSpan.FromSeconds(10))) count++;
+            return count;
+        }
         catch (AskTimeoutException) { return null; }
     }
 

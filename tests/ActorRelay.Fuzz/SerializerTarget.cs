@@ -83,7 +83,7 @@ public static partial class FuzzTargets
         [
             new OpenChannel("c", new SideRequest(20000, "127.0.0.1", "198.51.100.0/24", true), new SideRequest(),
                 new ChannelOptions(LatchMode.Rtp, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(30), TimeSpan.FromHours(1), TimeSpan.FromSeconds(3), 4), false),
-            new CloseChannel("c"), new ResignalSide("c", Side.Right, "[2001:db8::1]:4000"), new GetRuntimeStats(true), ListChannels.Instance,
+            new CloseChannel("c"), new ResignalSide("c", Side.Right, "[2001:db8::1]:4000"), new GetRuntimeStats(true), ListChannels.Instance, new ListChannels("call-41/a/1", 20),
             snapshot, new ChannelClosed("c", CloseReason.IdleTimeout, "idle", snapshot),
             new NodeStatus(1, 2, 3, new Dictionary<CloseReason, long> { [CloseReason.Requested] = 1 }, new Dictionary<RejectReason, long>(), 4, 5, "socket"),
             new PacketsDropped("c", Side.Left, new Dictionary<DropReason, long> { [DropReason.Empty] = 1 }, new Dictionary<DropReason, long> { [DropReason.Empty] = 2 }),
@@ -92,6 +92,6 @@ public static partial class FuzzTargets
         foreach (var m in messages)
             yield return [(byte)Array.IndexOf(manifests, m.GetType().Name), .. serializer.ToBinary(m)];
         yield return [(byte)Array.IndexOf(manifests, nameof(ChannelList)), .. Encoding.UTF8.GetBytes(
-            "{\"Channels\":[{\"ChannelId\":\"c\",\"State\":\"Open\",\"Left\":{\"Address\":\"::1\",\"Port\":1},\"Right\":null,\"Channel\":\"akka.tcp://fuzz@127.0.0.1:1/user/x#5\"}]}")];
+            "{\"Channels\":[{\"ChannelId\":\"c\",\"State\":\"Open\",\"Left\":{\"Address\":\"::1\",\"Port\":1},\"Right\":null,\"Channel\":\"akka.tcp://fuzz@127.0.0.1:1/user/x#5\"}],\"NextAfter\":\"c\"}")];
     }
 }

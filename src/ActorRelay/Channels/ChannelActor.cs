@@ -51,7 +51,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     }
 
     public static Props Props(ChannelSpec spec, IActorRef node) =>
-        Akka.Actor.Props.Create(() => new ChannelActor(spec, node)).WithMailbox(CompactMailbox.ConfigPath);
+        ActorProps.Of(() => new ChannelActor(spec, node), CompactMailbox.Deployment);
 
     private ILoggingAdapter Log => _log ??= Context.GetLogger();
 

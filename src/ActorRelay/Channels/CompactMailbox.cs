@@ -15,6 +15,9 @@ public sealed class CompactMailbox : MailboxType, IProducesMessageQueue<CompactM
 {
     public const string ConfigPath = "relay.channel-mailbox";
 
+    /// <summary>The deployment of channel and side actors: this mailbox, built once (see <see cref="ActorProps"/>).</summary>
+    public static Deploy Deployment { get; } = ActorProps.WithMailbox(ConfigPath);
+
     public CompactMailbox(Akka.Actor.Settings settings, Config config) : base(settings, config) { }
 
     public override IMessageQueue Create(IActorRef owner, ActorSystem system) => new CompactMessageQueue();

@@ -52,7 +52,14 @@ public interface IRelayClient
     /// <summary>Picks up a channel this supervisor opened before it restarted: its events reach <see cref="Events"/> again.</summary>
     Task SubscribeAsync(string channelId, CancellationToken cancellationToken = default);
 
+    /// <summary>The first page of this supervisor's channels (<see cref="ListChannels.Instance"/>); <see cref="ListAllAsync"/> walks them all.</summary>
     Task<ChannelList> ListAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>One page of this supervisor's channels: <c>new ListChannels(After: previous.NextAfter, Limit: n)</c>.</summary>
+    Task<ChannelList> ListAsync(ListChannels page, CancellationToken cancellationToken = default);
+
+    /// <summary>Every channel of this supervisor, in ordinal order of id, page by page (<see cref="ChannelPages"/>) as the caller reads.</summary>
+    IAsyncEnumerable<ChannelSummary> ListAllAsync(CancellationToken cancellationToken = default);
 
     Task<NodeStatus> StatusAsync(CancellationToken cancellationToken = default);
 
@@ -103,6 +110,11 @@ public sealed class RelayClient(IActorRef actor) : IRelayClient
         Ask<Subscribed>(new Subscribe(channelId, Actor), cancellationToken);
 
     public Task<ChannelList> ListAsync(CancellationToken cancellationToken = default) => Ask<ChannelList>(ListChannels.Instance, cancellationToken);
+
+    public Task<ChannelList> ListAsync(ListChannels page, CancellationToken cancellationToken = default) => Ask<ChannelList>(page, cancellationToken);
+
+    public IAsyncEnumerable<ChannelSummary> ListAllAsync(CancellationToken cancellationToken = default) =>
+        ChannelPages.WalkAsync(ListAsync, cancellationToken: cancellationToken);
 
     public Task<NodeStatus> StatusAsync(CancellationToken cancellationToken = default) => Ask<NodeStatus>(GetNodeStatus.Instance, cancellationToken);
 

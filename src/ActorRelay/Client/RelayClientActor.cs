@@ -172,7 +172,9 @@ public sealed class RelayClientActor : ReceiveActor, IWithTimers
     private void Run(Request request)
     {
         var command = request.Command is OpenChannel { SubscribeOpener: true, Subscriber: null } open ? open with { Subscriber = Self } : request.Command;
-        Context.ActorOf(Akka.Actor.Props.Create(() => new RequestRunner(_node!, command, request.Reply, _options, Self)), $"request-{++_requests}");
+        // the delegate runs when the child starts, on another thread: it captures values, never this actor's fields
+        var (node, reply, options, self) = (_node!, request.Reply, _options, Self);
+        Context.ActorOf(ActorProps.Of(() => new RequestRunner(node, command, reply, options, self)), $"request-{++_requests}");
     }
 
     private void Lost(string channelId)

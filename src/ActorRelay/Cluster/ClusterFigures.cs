@@ -1,3 +1,4 @@
+using ActorRelay.Control;
 using ActorRelay.Protocol;
 
 namespace ActorRelay.Cluster;
@@ -34,7 +35,6 @@ public static class ClusterFigures
         return view with { Members = view.Members.Select(m => m with { Load = byNode.GetValueOrDefault(m.Address) }).ToList() };
     }
 
-    /// <summary>Every node's channels in one list, by id.</summary>
-    public static ChannelList Merge(IEnumerable<ChannelList> lists) =>
-        new(lists.SelectMany(l => l.Channels).OrderBy(c => c.ChannelId, StringComparer.Ordinal).ToList());
+    /// <summary>The nodes' pages after one cursor as the cluster's page of at most <paramref name="limit"/> channels, by id (<see cref="ChannelPaging.Merge"/>).</summary>
+    public static ChannelList Merge(IEnumerable<ChannelList> pages, int limit) => ChannelPaging.Merge(pages, limit);
 }

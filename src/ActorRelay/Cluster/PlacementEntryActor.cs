@@ -22,7 +22,8 @@ namespace ActorRelay.Cluster;
 /// <item>CloseChannel, GetChannel, ResignalSide, Subscribe and Unsubscribe of one channel: located the same way and
 /// forwarded to the node that holds it, so the node answers the supervisor itself (ChannelNotFound when none does).</item>
 /// <item>ListChannels and GetNodeStatus: asked of every usable relay node and merged (a node that is unreachable or does
-/// not answer within relay.cluster.node-timeout is left out).</item>
+/// not answer within relay.cluster.node-timeout is left out). A ListChannels page is the merge of every node's page after
+/// the same cursor (<see cref="ChannelPaging.Merge"/>): the cluster's channels page in one ordinal order of id.</item>
 /// </list>
 /// Each request is served by a child actor; channels never move once placed.
 /// </summary>
@@ -36,6 +37,8 @@ public sealed class PlacementEntryActor : ReceiveActor
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly IActorRef _localNode;
     private IActorRef? _ngBook;
+    /// <summary>The most channels a ListChannels page holds (<see cref="ChannelListBound"/>, as the nodes measure it).</summary>
+    private readonly int _maxPage;
     private long _sequence;
 
     public PlacementEntryActor(IActorRef localNode, RelaySettings settings, RelayClock clock)
@@ -44,6 +47,7 @@ public sealed class PlacementEntryActor : ReceiveActor
         _settings = settings;
         _clock = clock;
         _policy = settings.ControlPolicy;
+        _maxPage = ChannelListBound.MaxPage(Context.System, localNode.Path);
 
         Receive<Changed>(c => c.Key.Equals(NodeLoadPublisher.LoadsKey), c =>
         {
@@ -77,10 +81,13 @@ public sealed class PlacementEntryActor : ReceiveActor
         // every channel's events, draining, runtime figures: each node's own, not the cluster's
         Receive<Subscribe>(s => _localNode.Forward(s));
         Receive<Unsubscribe>(u => _localNode.Forward(u));
-        Receive<ListChannels>(_ =>
+        Receive<ListChannels>(l =>
         {
-            if (Allowed(nameof(ListChannels)))
-                Context.ActorOf(ClusterQueryActor.Props(new ListChannelsFor(Sender), Sender, Nodes(), _settings), $"list-{++_sequence}");
+            if (!Allowed(nameof(ListChannels))) return;
+            var (limit, error) = ChannelPaging.Limit(l.Limit, _settings.ListPageSize, _maxPage);
+            if (error is not null) { Sender.Tell(new CommandRejected(nameof(ListChannels), RejectReason.InvalidRequest, error)); return; }
+            // every node's page after the same cursor, merged into the cluster's page
+            Context.ActorOf(ClusterQueryActor.Props(new ListChannelsFor(Sender, l.After, limit), Sender, Nodes(), _settings), $"list-{++_sequence}");
         });
         Receive<GetNodeStatus>(_ =>
         {
@@ -204,7 +211,7 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(string channelId, IRelayCommand command, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings) =>
-        Akka.Actor.Props.Create(() => new ChannelPlacementActor(channelId, command, requester, nodes, settings));
+        ActorProps.Of(() => new ChannelPlacementActor(channelId, command, requester, nodes, settings));
 
     protected override void PreStart()
     {
@@ -351,7 +358,7 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
 }
 
 /// <summary>
-/// A cluster-wide ListChannels or GetNodeStatus: asks every usable relay node, waits for each answer until
+/// A cluster-wide ListChannels page or GetNodeStatus: asks every usable relay node, waits for each answer until
 /// relay.cluster.node-timeout, and answers the supervisor with the merge (<see cref="ClusterFigures"/>); a status's
 /// members carry the last load the entry point knows of each.
 /// </summary>
@@ -384,7 +391,7 @@ internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
 
     public static Props Props(IRelayCommand query, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings,
         IReadOnlyList<NodeLoad>? loads = null) =>
-        Akka.Actor.Props.Create(() => new ClusterQueryActor(query, requester, nodes, settings, loads));
+        ActorProps.Of(() => new ClusterQueryActor(query, requester, nodes, settings, loads));
 
     protected override void PreStart()
     {
@@ -402,7 +409,7 @@ internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
     {
         _requester.Tell(_query is GetNodeStatus
             ? ClusterFigures.Sum(_statuses, ClusterFigures.WithLoads(RelayMembership.View(Context.System, _settings.ClusterRole), _loads))
-            : ClusterFigures.Merge(_lists));
+            : ClusterFigures.Merge(_lists, ((ListChannelsFor)_query).Limit ?? _settings.ListPageSize));
         Context.Stop(Self);
     }
 

@@ -51,6 +51,8 @@ public sealed class RelayOptions
     public IReadOnlyList<string>? MetricsListen { get; set; }
     public bool? QualityEnabled { get; set; }
     public TimeSpan? OpenerLostGrace { get; set; }
+    /// <summary>relay.control.list-page-size: channels in a ListChannels page that names no Limit.</summary>
+    public int? ListPageSize { get; set; }
     /// <summary>relay.ng.listen: UDP addresses of the NG endpoint for Kamailio / OpenSIPS ("127.0.0.1:2223"); empty or null = none.</summary>
     public IReadOnlyList<string>? NgListen { get; set; }
     /// <summary>relay.ng.allow: who may send NG commands (addresses or prefixes; default loopback only).</summary>
@@ -112,6 +114,7 @@ public sealed class RelayOptions
         SetList("relay.metrics.listen", MetricsListen);
         Set("relay.quality.enabled", QualityEnabled is { } q ? (q ? "on" : "off") : null);
         Set("relay.control.opener-lost-grace", OpenerLostGrace);
+        Set("relay.control.list-page-size", ListPageSize);
         SetList("relay.ng.listen", NgListen);
         SetList("relay.ng.allow", NgAllow);
         SetList("relay.cluster.seed-nodes", ClusterSeeds);

@@ -143,49 +143,81 @@ public static class Bencode
 
     public static void Encode(BValue value, IBufferWriter<byte> output, bool canonical = true)
     {
+        // Written straight into the output: lengths and integers formatted in place, keys encoded from their chars,
+        // nothing allocated but the sorted order of a dictionary's keys (every reply is encoded: NG's setup rate).
         switch (value)
         {
             case BString s:
-                WriteAscii(output, s.Span.Length.ToString(CultureInfo.InvariantCulture));
-                WriteAscii(output, ":");
-                output.Write(s.Span);
+                WriteBytes(output, s.Span);
                 break;
             case BInteger i:
-                WriteAscii(output, "i" + i.Value.ToString(CultureInfo.InvariantCulture) + "e");
+                WriteByte(output, (byte)'i');
+                WriteInteger(output, i.Value);
+                WriteByte(output, (byte)'e');
                 break;
             case BList l:
-                WriteAscii(output, "l");
+                WriteByte(output, (byte)'l');
                 foreach (var item in l.Items) Encode(item, output, canonical);
-                WriteAscii(output, "e");
+                WriteByte(output, (byte)'e');
                 break;
             case BDictionary d:
-                WriteAscii(output, "d");
-                IEnumerable<KeyValuePair<string, BValue>> entries = d.Entries;
-                if (canonical)
+                WriteByte(output, (byte)'d');
+                var entries = d.Entries;
+                if (!canonical || entries.Count < 2)
                 {
-                    var sorted = d.Entries.OrderBy(e => e.Key, StringComparer.Ordinal).ToArray();
-                    for (var k = 1; k < sorted.Length; k++)
-                        if (sorted[k].Key == sorted[k - 1].Key)
-                            throw new ArgumentException($"duplicate dictionary key \"{sorted[k].Key}\"", nameof(value));
-                    entries = sorted;
+                    foreach (var (key, item) in entries) WriteEntry(output, key, item, canonical);
                 }
-                foreach (var (key, item) in entries)
+                else
                 {
-                    Encode(new BString(key), output, canonical);
-                    Encode(item, output, canonical);
+                    var order = new int[entries.Count];
+                    for (var k = 0; k < order.Length; k++) order[k] = k;
+                    Array.Sort(order, (a, b) =>
+                    {
+                        var c = string.CompareOrdinal(entries[a].Key, entries[b].Key);
+                        return c != 0 ? c : a.CompareTo(b);
+                    });
+                    for (var k = 1; k < order.Length; k++)
+                        if (entries[order[k]].Key == entries[order[k - 1]].Key)
+                            throw new ArgumentException($"duplicate dictionary key \"{entries[order[k]].Key}\"", nameof(value));
+                    foreach (var k in order) WriteEntry(output, entries[k].Key, entries[k].Value, canonical);
                 }
-                WriteAscii(output, "e");
+                WriteByte(output, (byte)'e');
                 break;
             default:
                 throw new ArgumentException($"not a bencode value: {value.GetType().Name}", nameof(value));
         }
     }
 
-    private static void WriteAscii(IBufferWriter<byte> output, string text)
+    private static void WriteEntry(IBufferWriter<byte> output, string key, BValue item, bool canonical)
     {
-        var span = output.GetSpan(text.Length);
-        for (var i = 0; i < text.Length; i++) span[i] = (byte)text[i];
-        output.Advance(text.Length);
+        // a key is a byte string of its chars, one byte each (Latin-1, as BString(string) makes it)
+        WriteInteger(output, key.Length);
+        WriteByte(output, (byte)':');
+        var span = output.GetSpan(key.Length);
+        for (var i = 0; i < key.Length; i++) span[i] = key[i] <= 0xFF ? (byte)key[i] : (byte)'?';
+        output.Advance(key.Length);
+        Encode(item, output, canonical);
+    }
+
+    private static void WriteBytes(IBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
+    {
+        WriteInteger(output, bytes.Length);
+        WriteByte(output, (byte)':');
+        output.Write(bytes);
+    }
+
+    private static void WriteInteger(IBufferWriter<byte> output, long value)
+    {
+        var span = output.GetSpan(20);
+        if (!System.Buffers.Text.Utf8Formatter.TryFormat(value, span, out var written))
+            throw new InvalidOperationException("an integer did not fit 20 bytes"); // a long has at most 20 characters
+        output.Advance(written);
+    }
+
+    private static void WriteByte(IBufferWriter<byte> output, byte b)
+    {
+        output.GetSpan(1)[0] = b;
+        output.Advance(1);
     }
 
     private ref struct Reader(ReadOnlySpan<byte> input, int maxDepth)

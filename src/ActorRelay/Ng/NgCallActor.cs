@@ -75,7 +75,7 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
         Receive<NgRetire>(_ => Context.Stop(Self));
     }
 
-    public static Props Props(string callId, NgCallContext context) => Akka.Actor.Props.Create(() => new NgCallActor(callId, context));
+    public static Props Props(string callId, NgCallContext context) => ActorProps.Of(() => new NgCallActor(callId, context));
 
     private sealed record DeleteNow
     {

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using ActorRelay.Client;
 using ActorRelay.Cluster;
 using ActorRelay.Protocol;
 
@@ -9,9 +10,9 @@ namespace ActorRelay.Ng;
 /// The NG endpoint's call book (/user/ng): one child actor per call (<see cref="NgCallActor"/>), created by the call's
 /// first offer and gone when the call is deleted or its media channels have closed. Routes offer, answer, delete and
 /// query to the call by call-id (answering those of an unknown call itself), and answers list (the calls whose
-/// channels the node lists) and statistics (the calls' totals and the node's status). It is the subscriber of every
-/// channel its calls open, and passes a channel's ChannelClosed on to its call. Every command it is given is
-/// answered exactly once with an <see cref="NgCommandReply"/> to its sender.
+/// channels the node lists, every page of its listing read) and statistics (the calls' totals and the node's status).
+/// It is the subscriber of every channel its calls open, and passes a channel's ChannelClosed on to its call. Every
+/// command it is given is answered exactly once with an <see cref="NgCommandReply"/> to its sender.
 /// <para>In a relay cluster a call lives in the book of the node whose endpoint took its first offer, and the SIP proxy
 /// may send its later commands to any node: a command for a call-id this book does not know is looked up on the other
 /// relay nodes first (<see cref="NgCallLookupActor"/>) and, where one holds the call, acted on there. This book answers
@@ -136,15 +137,18 @@ internal sealed class NgCallBookActor : ReceiveActor
                 if (r.Command == NgCommand.Delete)
                 {
                     // a call this book does not know may still have channels on the node: ones the node brought back
-                    // from its journal after a restart (the book itself starts empty). Their ids start with the call-id.
-                    _ctx.Node.Ask<object>(ListChannels.Instance, _ctx.Settings.NodeTimeout)
+                    // from its journal after a restart (the book itself starts empty). Their ids start with "{call-id}/":
+                    // the node's pages from the call-id on, until the ids pass that prefix.
+                    var prefix = r.CallId + "/";
+                    ListChannelsAsync(_ctx.Node, _ctx.Settings.NodeTimeout, r.CallId, c =>
+                            c.ChannelId.StartsWith(prefix, StringComparison.Ordinal) ? true : string.CompareOrdinal(c.ChannelId, prefix) < 0 ? false : null)
                         .PipeTo(Self, success: o => new NodeAnswer(command, replyTo, o), failure: e => new NodeAnswer(command, replyTo, e));
                     return;
                 }
                 replyTo.Tell(new NgCommandReply(command.Token, NgReplies.Error(NgErrors.UnknownCallId)));
                 return;
             case NgCommand.List:
-                _ctx.Node.Ask<object>(ListChannels.Instance, _ctx.Settings.NodeTimeout)
+                ListChannelsAsync(_ctx.Node, _ctx.Settings.NodeTimeout, null, _ => true)
                     .PipeTo(Self, success: o => new NodeAnswer(command, replyTo, o), failure: e => new NodeAnswer(command, replyTo, e));
                 return;
             case NgCommand.Statistics:
@@ -197,6 +201,24 @@ internal sealed class NgCallBookActor : ReceiveActor
         return false;
     }
 
+    /// <summary>
+    /// The node's channels (every page of its listing, or those from the page after <paramref name="after"/> on) that
+    /// <paramref name="take"/> keeps (true), skips (false), or stops the walk at (null); all of it within the node
+    /// timeout. Static: it runs outside the actor and reads nothing of the book's state.
+    /// </summary>
+    private static async Task<ChannelList> ListChannelsAsync(IActorRef node, TimeSpan timeout, string? after, Func<ChannelSummary, bool?> take)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        var kept = new List<ChannelSummary>();
+        await foreach (var c in node.ListAllAsync(timeout, after, cancellationToken: deadline.Token).ConfigureAwait(false))
+        {
+            var keep = take(c);
+            if (keep is null) break;
+            if (keep.Value) kept.Add(c);
+        }
+        return new ChannelList(kept);
+    }
+
     private void OnNodeAnswer(NodeAnswer a)
     {
         var r = a.Command.Request;
@@ -226,6 +248,10 @@ internal sealed class NgCallBookActor : ReceiveActor
                 break;
             case NodeStatus status when r.Command == NgCommand.Statistics:
                 reply = Statistics(status);
+                break;
+            case RelayRejectedException e:
+                _log.Warning("NG {Command}: the relay node refused to list its channels: {Error}", r.CommandName, e.Message);
+                reply = NgReplies.Error($"The relay node refused: {e.Message}");
                 break;
             case Exception e:
                 _log.Warning("NG {Command}: the relay node did not answer: {Error}", r.CommandName, e.Message);

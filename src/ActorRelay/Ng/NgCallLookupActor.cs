@@ -44,7 +44,7 @@ internal sealed class NgCallLookupActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(NgCommandRequest command, IActorRef replyTo, NgCallContext context) =>
-        Akka.Actor.Props.Create(() => new NgCallLookupActor(command, replyTo, context));
+        ActorProps.Of(() => new NgCallLookupActor(command, replyTo, context));
 
     private TimeSpan ForwardTimeout => _ctx.Settings.NodeTimeout * 2;
 

@@ -22,7 +22,7 @@ namespace ActorRelay.Node;
 /// socket transport's epoll engine it owns the node's <see cref="RelayLoopPool"/> (stopped after every channel, so
 /// every socket is closed). With relay.persistence on, a <see cref="ChannelJournalActor"/> child records what a restart
 /// needs, and the node brings those channels back (same ports, latches, owner, subscribers) before it serves commands.
-/// States: Restoring (with persistence) → Running → Draining.
+/// States: Restoring (with persistence) → Rebinding (while restored channels bind again) → Running → Draining.
 /// </summary>
 public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
@@ -45,8 +45,11 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private readonly Metrics.RelayMetrics? _metrics;
     private bool _draining;
     private bool _restoring;
+    private readonly HashSet<IActorRef> _rebinding = [];
     /// <summary>The channel limit comes from the descriptors the process held as the node started (not given by the host).</summary>
     private readonly bool _limitMeasured;
+    /// <summary>The most channels a ListChannels page holds: what fits one Akka.Remote frame (<see cref="ChannelListBound"/>).</summary>
+    private int _maxPage = 1;
     /// <summary>Set while the node serves a relay peer's <see cref="PlaceChannel"/> or <see cref="ListChannelsFor"/>: the supervisor it acts for.</summary>
     private Address? _actingFor;
 
@@ -96,6 +99,10 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             else
                 _log.Info("Sides bind every interface; channels advertise the host's address {Address} (set relay.advertise-address to change it)", _advertise);
         }
+        _maxPage = ChannelListBound.MaxPage(Context.System, Self.Path);
+        if (_settings.ListPageSize > _maxPage)
+            _log.Warning("relay.control.list-page-size {PageSize} is more than one Akka.Remote frame holds: ListChannels pages hold at most {MaxPage} channels",
+                _settings.ListPageSize, _maxPage);
         if (_settings.PersistenceEnabled)
         {
             _journal = Context.ActorOf(ChannelJournalActor.Props(_settings), "journal");
@@ -140,6 +147,13 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             // the journal holds descriptors of its own now (its database): measure again, before any channel binds
             if (_limitMeasured) _channelLimit = Math.Min(_channelLimit, NodeCapacity.ChannelLimit(_settings, null));
             foreach (var channel in r.Channels) Restore(channel);
+            foreach (var record in _channels.Records) if (record.Restored) _rebinding.Add(record.Actor);
+            if (_rebinding.Count > 0)
+            {
+                _log.Info("Rebinding the {Count} channels the journal held before answering commands", _rebinding.Count);
+                Become(Rebinding);
+                return;
+            }
             _restoring = false;
             Become(Running);
             Stash.UnstashAll();
@@ -153,6 +167,41 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             Stash.UnstashAll();
         });
         ReceiveAny(_ => Stash.Stash());
+    }
+
+    /// <summary>
+    /// Rebinding: the restored channels bind their ports again. Commands wait (stashed) until every one of them is
+    /// relaying or has failed, so the node's first answer (the node process's <c>All set.</c>) means media flows on
+    /// the restored channels; what channels tell the node is handled as in <see cref="Running"/>.
+    /// </summary>
+    private void Rebinding()
+    {
+        Receive<ChannelReady>(r =>
+        {
+            OnReady(r);
+            Rebound(Sender);
+        });
+        Receive<ChannelOpenFailed>(f =>
+        {
+            OnOpenFailed(f);
+            Rebound(Sender);
+        });
+        Receive<Terminated>(t => _rebinding.Contains(t.ActorRef), t =>
+        {
+            OnTerminated(t);
+            Rebound(t.ActorRef);
+        });
+        Receive<IRelayCommand>(_ => Stash.Stash());
+        Common();
+    }
+
+    private void Rebound(IActorRef channel)
+    {
+        if (!_rebinding.Remove(channel) || _rebinding.Count > 0) return;
+        _log.Info("Restored channels rebound: {Count} channels open", _channels.Count);
+        _restoring = false;
+        Become(Running);
+        Stash.UnstashAll();
     }
 
     private void Running()
@@ -205,7 +254,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         Receive<CloseChannel>(c => WithChannel(nameof(CloseChannel), c.ChannelId, r => r.Actor.Forward(c)));
         Receive<GetChannel>(g => WithChannel(nameof(GetChannel), g.ChannelId, r => r.Actor.Forward(g)));
         Receive<ResignalSide>(r => WithChannel(nameof(ResignalSide), r.ChannelId, c => c.Actor.Forward(r)));
-        Receive<ListChannels>(_ => ListFor(Sender.Path.Address));
+        Receive<ListChannels>(l => ListFor(Sender.Path.Address, nameof(ListChannels), l.After, l.Limit));
         Receive<GetNodeStatus>(_ =>
         {
             if (Authorized(nameof(GetNodeStatus)))
@@ -245,7 +294,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             if (!FromRelayPeer(nameof(ListChannelsFor))) return;
             if (l.Opener is null || l.Opener.IsNobody()) { RejectCommand(nameof(ListChannelsFor), "ListChannelsFor needs the supervisor it lists for"); return; }
             _actingFor = l.Opener.Path.Address;
-            try { ListFor(_actingFor); }
+            try { ListFor(_actingFor, nameof(ListChannelsFor), l.After, l.Limit); }
             finally { _actingFor = null; }
         });
         Receive<GetRuntimeStats>(r =>
@@ -307,13 +356,15 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         });
     }
 
-    private void ListFor(Address from)
+    /// <summary>One page of the channels <paramref name="from"/> may see (<see cref="ChannelPaging"/>).</summary>
+    private void ListFor(Address from, string command, string? after, int? limit)
     {
-        if (!Authorized(nameof(ListChannels))) return;
-        Sender.Tell(new ChannelList(_channels.Records
-            .Where(r => r.Opened is not null && _policy.MayUse(from, r.Owner))
-            .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor))
-            .OrderBy(s => s.ChannelId, StringComparer.Ordinal).ToList()));
+        if (!Authorized(command)) return;
+        var (size, error) = ChannelPaging.Limit(limit, _settings.ListPageSize, _maxPage);
+        if (error is not null) { RejectCommand(command, error); return; }
+        Sender.Tell(ChannelPaging.Page(_channels.Records
+            .Where(r => r.Opened is not null && ChannelPaging.IsAfter(r.Id, after) && _policy.MayUse(from, r.Owner))
+            .Select(r => new ChannelSummary(r.Id, r.State, r.Opened!.Left, r.Opened.Right, r.Actor)), after, size));
     }
 
     // ---- authorisation ---------------------------------------------------------------------------

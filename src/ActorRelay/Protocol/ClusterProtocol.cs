@@ -42,8 +42,12 @@ public sealed record LocateChannel(string ChannelId) : IRelayCommand;
 
 public sealed record ChannelLocated(string ChannelId, bool Found) : IRelayMessage;
 
-/// <summary>The node's channels <paramref name="Opener"/> may see (its own, or every one for an administrator). Reply: <see cref="ChannelList"/>.</summary>
-public sealed record ListChannelsFor(IActorRef Opener) : IRelayCommand;
+/// <summary>
+/// One page of the node's channels <paramref name="Opener"/> may see (its own, or every one for an administrator): those
+/// after <paramref name="After"/>, at most <paramref name="Limit"/> (null: the node's page size), as
+/// <see cref="ListChannels"/> pages. Reply: <see cref="ChannelList"/>.
+/// </summary>
+public sealed record ListChannelsFor(IActorRef Opener, string? After = null, int? Limit = null) : IRelayCommand;
 
 /// <summary>
 /// A member of the cluster as a node sees it: address, status (Up, Leaving, ...), reachability and roles; through the

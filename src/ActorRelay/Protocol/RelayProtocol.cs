@@ -170,9 +170,17 @@ public sealed record CloseChannel(string ChannelId) : IRelayCommand;
 /// <summary>Reply: <see cref="ChannelSnapshot"/> or <see cref="ChannelNotFound"/>.</summary>
 public sealed record GetChannel(string ChannelId) : IRelayCommand;
 
-/// <summary>Reply: <see cref="ChannelList"/>.</summary>
-public sealed record ListChannels : IRelayCommand
+/// <summary>
+/// One page of the channels the sender may see (its own; every channel for an administrator), in ordinal order of
+/// channel id: those after <paramref name="After"/> (the previous page's <see cref="ChannelList.NextAfter"/>; null = from
+/// the first), at most <paramref name="Limit"/> of them (null = relay.control.list-page-size). A Limit above the node's
+/// largest page (what always fits one Akka.Remote frame, measured at start) is served as the largest page: the reply's
+/// NextAfter leads on, so nothing is lost. Reply: <see cref="ChannelList"/>, or <see cref="CommandRejected"/>
+/// (InvalidRequest) for a Limit below 1. <see cref="Instance"/> asks for the first page.
+/// </summary>
+public sealed record ListChannels(string? After = null, int? Limit = null) : IRelayCommand
 {
+    /// <summary>The first page, of the node's page size.</summary>
     public static readonly ListChannels Instance = new();
 }
 
@@ -282,7 +290,13 @@ public sealed record ChannelSnapshot(
 
 public sealed record ChannelSummary(string ChannelId, ChannelState State, RelayEndpoint Left, RelayEndpoint Right, IActorRef Channel);
 
-public sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels) : IRelayMessage
+/// <summary>
+/// A page of channels, ordered by id (ordinal). <paramref name="NextAfter"/>: the <see cref="ListChannels.After"/> of the
+/// next page, null when this page is the last. Paging by id keeps a walk stable while channels open and close: every
+/// channel open throughout the walk is listed exactly once; one that closes meanwhile may or may not be, and one that
+/// opens meanwhile is listed when its id comes after the page being read.
+/// </summary>
+public sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels, string? NextAfter = null) : IRelayMessage
 {
     public IReadOnlyList<ChannelSummary> Channels { get; init; } = Channels.ToArray();
 }

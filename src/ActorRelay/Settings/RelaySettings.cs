@@ -56,6 +56,8 @@ public sealed record RelaySettings
     public required IReadOnlyList<string> ControlAllow { get; init; }
     public required IReadOnlyList<string> ControlAdministrators { get; init; }
     public required TimeSpan OpenerLostGrace { get; init; }
+    /// <summary>relay.control.list-page-size: channels in a ListChannels page that names no Limit (at most the node's largest page).</summary>
+    public required int ListPageSize { get; init; }
     public required bool PersistenceEnabled { get; init; }
     public required string PersistenceJournalPlugin { get; init; }
     public required string PersistenceSnapshotPlugin { get; init; }
@@ -133,6 +135,7 @@ public sealed record RelaySettings
             ControlAllow = r.List("control.allow"),
             ControlAdministrators = r.List("control.administrators"),
             OpenerLostGrace = r.Duration("control.opener-lost-grace"),
+            ListPageSize = r.Int("control.list-page-size", 1, 100_000),
             PersistenceEnabled = r.Bool("persistence.enabled"),
             PersistenceJournalPlugin = r.String("persistence.journal-plugin").Trim(),
             PersistenceSnapshotPlugin = r.String("persistence.snapshot-plugin").Trim(),
@@ -187,6 +190,7 @@ public sealed record RelaySettings
         if (MaxSequenceJump < 1 || MaxSequenceJump > 32767)
             throw new ConfigurationException($"relay.latch.max-sequence-jump must be in 1..32767, got {MaxSequenceJump}");
         if (OpenerLostGrace < TimeSpan.Zero) throw new ConfigurationException("relay.control.opener-lost-grace must be >= 0");
+        if (ListPageSize < 1) throw new ConfigurationException($"relay.control.list-page-size must be >= 1, got {ListPageSize}");
         _ = ControlPolicy; // parses the patterns: a bad one fails here, naming its key
         foreach (var address in MetricsListen)
         {

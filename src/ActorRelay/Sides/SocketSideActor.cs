@@ -54,7 +54,7 @@ internal sealed class SocketSideActor : ActorBase
     }
 
     public static Props Props(SideSpec spec, IActorRef channel) =>
-        Akka.Actor.Props.Create(() => new SocketSideActor(spec, channel)).WithMailbox(Channels.CompactMailbox.ConfigPath);
+        ActorProps.Of(() => new SocketSideActor(spec, channel), Channels.CompactMailbox.Deployment);
 
     private ILoggingAdapter Log => _log ??= Context.GetLogger();
 

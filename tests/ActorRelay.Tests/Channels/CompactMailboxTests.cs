@@ -89,10 +89,10 @@ public sealed class CompactMailboxSpecs(ITestOutputHelper output) : TestKit(outp
         var node = Sys.ActorOf(RelayNodeActor.Props(settings), "relay");
         var opened = Assert.IsType<ChannelOpened>(await node.Ask<object>(new OpenChannel("c", SubscribeOpener: false), TimeSpan.FromSeconds(5)));
         var channel = (ActorRefWithCell)opened.Channel;
-        Assert.IsType<CompactMessageQueue>(((ActorCell)channel.Underlying).Mailbox.MessageQueue);
+        Assert.IsType<CompactMessageQueue>(((ActorCell)channel.Underlying).Mailbox!.MessageQueue);
         Assert.Equal(2, channel.Children.Count());
         foreach (var side in channel.Children.Cast<ActorRefWithCell>())
-            Assert.IsType<CompactMessageQueue>(((ActorCell)side.Underlying).Mailbox.MessageQueue);
+            Assert.IsType<CompactMessageQueue>(((ActorCell)side.Underlying).Mailbox!.MessageQueue);
         Assert.IsType<ChannelClosed>(await node.Ask<object>(new CloseChannel("c"), TimeSpan.FromSeconds(5)));
     }
 }

@@ -115,7 +115,8 @@ public sealed class PlacementChoiceTests
         var ep = new RelayEndpoint("127.0.0.2", 2000);
         var merged = ClusterFigures.Merge([
             new ChannelList([new ChannelSummary("b", ChannelState.Open, ep, ep, Akka.Actor.ActorRefs.Nobody)]),
-            new ChannelList([new ChannelSummary("a", ChannelState.Open, ep, ep, Akka.Actor.ActorRefs.Nobody)])]);
+            new ChannelList([new ChannelSummary("a", ChannelState.Open, ep, ep, Akka.Actor.ActorRefs.Nobody)])], 50);
         Assert.Equal(["a", "b"], merged.Channels.Select(c => c.ChannelId));
+        Assert.Null(merged.NextAfter);
     }
 }

@@ -6,6 +6,7 @@ using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using ActorRelay.Client;
 using ActorRelay.Cluster;
+using ActorRelay.Control;
 using ActorRelay.Hosting;
 using ActorRelay.Ng;
 using ActorRelay.Protocol;
@@ -137,9 +138,19 @@ public sealed class RelayClusterSpecs : TestKit
         Assert.Equal(opened.Single(o => o.ChannelId == "spread-7").Left, again.Left);
         Assert.Equal(opened.Single(o => o.ChannelId == "spread-7").Channel.Path.Name, again.Channel.Path.Name);
 
-        // cluster-wide list and status
-        var list = await entry.Ask<ChannelList>(ListChannels.Instance, Wait);
-        Assert.Equal(300, list.Channels.Count);
+        // cluster-wide list, page by page (50 a page: the nodes' pages after one cursor merged), and status
+        var first = await entry.Ask<ChannelList>(ListChannels.Instance, Wait);
+        Assert.Equal(50, first.Channels.Count);
+        Assert.Equal(first.Channels[^1].ChannelId, first.NextAfter);
+        Assert.True(first.Channels.Select(c => c.Left.Address).Distinct().Count() > 1, "the first page holds one node's channels");
+        var next = await entry.Ask<ChannelList>(new ListChannels(first.NextAfter, 7), Wait);
+        Assert.Equal(7, next.Channels.Count);
+        Assert.True(ChannelPaging.IsAfter(next.Channels[0].ChannelId, first.NextAfter));
+        var list = await entry.ListAllAsync(Wait).ToListAsync();
+        Assert.Equal(opened.Select(o => o.ChannelId).Order(StringComparer.Ordinal), list.Select(c => c.ChannelId));
+        Assert.Equal(opened.Select(o => o.Channel.Path.Name).Order(), list.Select(c => c.Channel.Path.Name).Order());
+        Assert.Equal(list.Select(c => c.ChannelId), (await entry.ListAllAsync(Wait, limit: 1000).ToListAsync()).Select(c => c.ChannelId));
+        Assert.Equal(RejectReason.InvalidRequest, Assert.IsType<CommandRejected>(await entry.Ask<object>(new ListChannels(Limit: 0), Wait)).Reason);
         var status = await entry.Ask<NodeStatus>(GetNodeStatus.Instance, Wait);
         Assert.Equal(300, status.ChannelsOpen);
         Assert.NotNull(status.Cluster);
@@ -207,8 +218,9 @@ public sealed class RelayClusterSpecs : TestKit
         Output.WriteLine($"{lost.Count} channels lost after {(DateTime.UtcNow - started).TotalSeconds:0.0} s");
 
         // the cluster no longer lists them, and new channels go to the node with room
-        var list = await entry.Ask<ChannelList>(ListChannels.Instance, Wait);
-        Assert.DoesNotContain(list.Channels, c => c.Channel.Path.Address.Host == Hosts[1]);
+        var list = await entry.ListAllAsync(Wait).ToListAsync();
+        Assert.NotEmpty(list);
+        Assert.DoesNotContain(list, c => c.Channel.Path.Address.Host == Hosts[1]);
         var more = await OpenAsync(entry, supervisor.Ref, "after-loss", 10);
         Assert.All(more, o => Assert.Equal(Hosts[0], HostOf(o)));
     }

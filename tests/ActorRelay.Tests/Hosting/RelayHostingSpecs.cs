@@ -27,7 +27,7 @@ public sealed class RelayHostingSpecs
             PortMin = 20000, PortMax = 20999, MaxDatagram = 9000, IdleTimeout = TimeSpan.FromSeconds(90), MaxLifetime = TimeSpan.FromHours(4),
             LatchMode = LatchMode.Rtp, Probation = 3, SocketEngine = SocketEngine.Dotnet, NodeName = "media",
             ControlAllow = ["*"], ControlAdministrators = ["sip@10.0.0.5"], OpenerLostGrace = TimeSpan.FromSeconds(30),
-            MetricsListen = ["127.0.0.1:9464"], QualityEnabled = false,
+            MetricsListen = ["127.0.0.1:9464"], QualityEnabled = false, ListPageSize = 20,
         };
         var config = ConfigurationFactory.ParseString(options.ToString()).WithFallback(RelaySettings.DefaultConfig());
         var s = RelaySettings.From(config);
@@ -36,7 +36,7 @@ public sealed class RelayHostingSpecs
             Transport = SideTransport.AkkaIo, BindAddress = IPAddress.Parse("::1"), AdvertiseAddress = IPAddress.Parse("203.0.113.9"),
             PortMin = 20000, PortMax = 20999, MaxDatagram = 9000, IdleTimeout = TimeSpan.FromSeconds(90), MaxLifetime = TimeSpan.FromHours(4),
             LatchMode = LatchMode.Rtp, Probation = 3, SocketEngine = SocketEngine.Dotnet, NodeName = "media",
-            OpenerLostGrace = TimeSpan.FromSeconds(30),
+            OpenerLostGrace = TimeSpan.FromSeconds(30), ListPageSize = 20,
             ControlAllow = s.ControlAllow, ControlAdministrators = s.ControlAdministrators, ClusterSeeds = s.ClusterSeeds, MetricsListen = s.MetricsListen, // lists: compared below
             QualityEnabled = false,
         }, s);

@@ -5,6 +5,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
+using ActorRelay.Client;
 using ActorRelay.Ng;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
@@ -76,11 +77,13 @@ public abstract class NgEndpointSpecsBase : TestKit
     protected readonly NgStarted Ng;
     protected readonly NgTestClient Client;
 
-    protected NgEndpointSpecsBase(ITestOutputHelper output, string ngConfig = "", int portBlock = 40)
+    /// <param name="listPageSize">relay.control.list-page-size of the node (null: the default).</param>
+    protected NgEndpointSpecsBase(ITestOutputHelper output, string ngConfig = "", int portBlock = 40, int? listPageSize = null)
         : base(DataPaths.Config("socket"), output: output)
     {
         Ports = TestPorts.Block(portBlock);
         var settings = RelaySettings.From(Sys.Settings.Config) with { PortMin = Ports.Min, PortMax = Ports.Max, BindAddress = IPAddress.Loopback };
+        if (listPageSize is { } size) settings = settings with { ListPageSize = size };
         Node = Sys.ActorOf(ActorRelay.Node.RelayNodeActor.Props(settings, Clock), "relay");
         var ng = NgSettings.From(ConfigurationFactory.ParseString("relay.ng.listen = [\"127.0.0.1:0\"]\n" + ngConfig));
         Ng = NgEndpoint.Start(Sys, Node, Clock, ng)!;
@@ -164,7 +167,8 @@ public abstract class NgEndpointSpecsBase : TestKit
 
     // ---- the node ---------------------------------------------------------------------------------
 
-    protected async Task<IReadOnlyList<ChannelSummary>> Channels() => (await Node.Ask<ChannelList>(ListChannels.Instance, Wait)).Channels;
+    /// <summary>Every channel of the node, every page of its listing read.</summary>
+    protected async Task<IReadOnlyList<ChannelSummary>> Channels() => await Node.ListAllAsync(Wait).ToListAsync();
 
     protected Task<ChannelSnapshot> Snapshot(string channelId) => Node.Ask<ChannelSnapshot>(new GetChannel(channelId), Wait);
 
@@ -659,5 +663,39 @@ public sealed class NgAllowSpecs(ITestOutputHelper output) : NgEndpointSpecsBase
         Assert.Equal("pong", Str(allowed.Request(Command("ping")), "result"));
         // the endpoint reads its socket in order: it had dealt with the refused ping before it answered the allowed one
         Assert.True(Client.NothingQueued, "the refused sender got an answer");
+    }
+}
+
+/// <summary>
+/// The call book reads every page of the node's listing: list finds calls whose channels are on later pages, and a delete
+/// of a call the book does not know closes its channels wherever they page (a node page of 2 channels here).
+/// </summary>
+public sealed class NgPagedListingSpecs(ITestOutputHelper output) : NgEndpointSpecsBase(output, listPageSize: 2)
+{
+    [Fact]
+    public async Task List_reports_every_call_whose_channels_the_node_lists_on_any_page()
+    {
+        // channels of no call, before and after the calls' in the node's order
+        foreach (var id in new[] { "0-before", "1-before", "zz-after" })
+            Assert.IsType<ChannelOpened>(await Node.Ask<object>(new OpenChannel(id), Wait));
+        var calls = new[] { "call-c@example.com", "call-a@example.com", "call-b@example.com" };
+        foreach (var call in calls) Ok(Offer(Sdp(4000), callId: call));
+        Assert.Equal(3 + 2 * calls.Length, (await Channels()).Count);   // 5 pages of 2
+        Assert.Equal(calls, List());                                    // in the order the calls began
+    }
+
+    [Fact]
+    public async Task A_delete_of_a_call_the_book_does_not_know_closes_its_channels_on_every_page()
+    {
+        var mine = new[] { $"{CallId}/{TagA}/1", $"{CallId}/{TagA}/1/rtcp", $"{CallId}/{TagA}/2", $"{CallId}/{TagA}/2/rtcp", $"{CallId}/{TagB}/1" };
+        // others around them in ordinal order: before the call-id, between it and "{call-id}/" ('-' and '.' sort before '/'), after
+        var others = new[] { "0-first", CallId, $"{CallId}-2/{TagA}/1", $"{CallId}.x/{TagA}/1", $"{CallId}x/{TagA}/1", "zz-last" };
+        foreach (var id in mine.Concat(others))
+            Assert.IsType<ChannelOpened>(await Node.Ask<object>(new OpenChannel(id), Wait));
+        Assert.Equal(mine.Length + others.Length, (await Channels()).Count);
+
+        Ok(Delete(from: TagA));
+        await AwaitAssertAsync(async () =>
+            Assert.Equal(others.Order(StringComparer.Ordinal), (await Channels()).Select(c => c.ChannelId)), Wait);
     }
 }

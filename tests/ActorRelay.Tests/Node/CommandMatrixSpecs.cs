@@ -26,6 +26,8 @@ public sealed class CommandMatrixSpecs(ITestOutputHelper output) : RelayNodeSpec
         (new Subscribe(null, listener), [typeof(Subscribed)]),
         (new Unsubscribe(null, listener), [typeof(Unsubscribed)]),
         (ListChannels.Instance, [typeof(ChannelList)]),
+        (new ListChannels(Id, 1), [typeof(ChannelList)]),
+        (new ListChannels(Limit: 0), [typeof(CommandRejected)]),
         (GetNodeStatus.Instance, [typeof(NodeStatus)]),
         (GetRuntimeStats.Instance, [typeof(RuntimeStats)]),
         (new CloseChannel("no-such-channel"), [typeof(ChannelNotFound)]),

@@ -36,7 +36,7 @@ public sealed class ProtocolSerializationSpecs(ITestOutputHelper output)
             TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(30), TimeSpan.FromHours(1), TimeSpan.FromSeconds(3), 4), false)],
         [new OpenChannel("minimal")],
         [new OpenRejected("c", RejectReason.PortsExhausted, "no free port")],
-        [new CloseChannel("c")], [new GetChannel("c")], [ListChannels.Instance], [GetNodeStatus.Instance], [GetRuntimeStats.Instance], [new GetRuntimeStats(CollectGarbage: true)],
+        [new CloseChannel("c")], [new GetChannel("c")], [ListChannels.Instance], [new ListChannels("call-41/a/1", 20)], [new ListChannels(Limit: 5)], [GetNodeStatus.Instance], [GetRuntimeStats.Instance], [new GetRuntimeStats(CollectGarbage: true)],
         [new ChannelNotFound("c")], [new CommandRejected("X", RejectReason.InvalidRequest, "unknown")],
         [new ResignalSide("c", Protocol.Side.Right, "[2001:db8::1]:4000")], [new SideResignalled("c", Protocol.Side.Left)],
         [new Subscribed("c")], [new Subscribed(null)], [new Unsubscribed(null)],
@@ -72,6 +72,10 @@ public sealed class ProtocolSerializationSpecs(ITestOutputHelper output)
 
         var list = Assert.IsType<ChannelList>(RoundTrip(new ChannelList([new ChannelSummary("c", ChannelState.Open, Left, Right, channel)])));
         Assert.Equal(new ChannelSummary("c", ChannelState.Open, Left, Right, channel), Assert.Single(list.Channels));
+        Assert.Null(list.NextAfter);
+        var page = Assert.IsType<ChannelList>(RoundTrip(new ChannelList([new ChannelSummary("c", ChannelState.Open, Left, Right, channel)], "c")));
+        Assert.Equal("c", page.NextAfter);
+        Assert.Equal(new ListChannelsFor(channel, "c", 7), RoundTrip(new ListChannelsFor(channel, "c", 7)));
 
         // an NG request and its reply cross as their bencoded bytes
         var forward = Assert.IsType<ForwardNgCommand>(RoundTrip(new ForwardNgCommand("call", "d7:command5:querye"u8.ToArray())));

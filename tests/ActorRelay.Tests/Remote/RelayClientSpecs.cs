@@ -35,11 +35,12 @@ public sealed class RelayClientSpecs : IAsyncDisposable
 
     private string NodeAddress => $"akka.tcp://actor-relay@127.0.0.1:{_remotePort}";
 
-    private void StartRelay()
+    private void StartRelay(string extra = "")
     {
         var config = ConfigurationFactory.ParseString($$"""
                 akka.actor.provider = remote
                 akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = {{_remotePort}} }
+                {{extra}}
                 """).WithFallback(RelayProtocolSerializer.NodeOnlyConfig).WithFallback(RelaySettings.DefaultConfig());
         _relay = ActorSystem.Create("actor-relay", config);
         var settings = RelaySettings.From(config) with { PortMin = _ports.Min, PortMax = _ports.Max, BindAddress = IPAddress.Loopback };
@@ -91,6 +92,24 @@ public sealed class RelayClientSpecs : IAsyncDisposable
         var rejected = await Assert.ThrowsAsync<RelayRejectedException>(() => client.OpenAsync(new OpenChannel("bad", new SideRequest(0))));
         Assert.Equal(RejectReason.PortOutOfRange, rejected.Reason);
         await Assert.ThrowsAsync<RelayChannelNotFoundException>(() => client.GetAsync("call-1"));
+    }
+
+    [Fact]
+    public async Task The_client_lists_its_channels_page_by_page_and_walks_them_all()
+    {
+        StartRelay("relay.control.list-page-size = 2");
+        var client = await StartSupervisorAsync(NodeAddress);
+        var ids = new[] { "call-3", "call-1", "call-5", "call-2", "call-4" };
+        foreach (var id in ids) await client.OpenAsync(new OpenChannel(id));
+
+        var first = await client.ListAsync();
+        Assert.Equal(["call-1", "call-2"], first.Channels.Select(c => c.ChannelId));
+        Assert.Equal("call-2", first.NextAfter);
+        var next = await client.ListAsync(new ListChannels(first.NextAfter, Limit: 1));
+        Assert.Equal(["call-3"], next.Channels.Select(c => c.ChannelId));
+        Assert.Equal(ids.Order(StringComparer.Ordinal), await client.ListAllAsync().Select(c => c.ChannelId).ToListAsync());
+        var refused = await Assert.ThrowsAsync<RelayRejectedException>(() => client.ListAsync(new ListChannels(Limit: 0)));
+        Assert.Equal(RejectReason.InvalidRequest, refused.Reason);
     }
 
     [Fact]

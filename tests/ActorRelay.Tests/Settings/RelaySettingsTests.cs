@@ -30,6 +30,7 @@ public sealed class RelaySettingsTests
         Assert.Equal(new[] { "127.0.0.1", "::1" }, s.ControlAllow);
         Assert.Empty(s.ControlAdministrators);
         Assert.Equal(TimeSpan.FromSeconds(60), s.OpenerLostGrace);
+        Assert.Equal(50, s.ListPageSize);
         Assert.Equal(LatchMode.Auto, s.LatchMode);
         Assert.Equal(1501, s.AkkaIoConfig().GetInt("akka.io.udp.disabled-buffer-pool.buffer-size"));
         Assert.Equal(SocketEngine.Auto, s.SocketEngine);
@@ -63,6 +64,7 @@ public sealed class RelaySettingsTests
 
     [Theory]
     [InlineData("relay.transport = carrier-pigeon", "relay.transport")]
+    [InlineData("relay.control.list-page-size = 0", "relay.control.list-page-size")]
     [InlineData("relay.bind-address = \"not-an-ip\"", "relay.bind-address")]
     [InlineData("relay.ports { min = 0, max = 10 }", "relay.ports")]
     [InlineData("relay.ports { min = 30000, max = 20000 }", "relay.ports")]

@@ -13,18 +13,29 @@ public static class TestPorts
     private static readonly (int Min, int Max)[] Areas = [(2000, 11999), (15000, 31999)];
     private static int _next;
 
-    /// <summary>A block of <paramref name="size"/> consecutive ports (wraps after every area is used).</summary>
+    /// <summary>
+    /// A block of <paramref name="size"/> consecutive ports (wraps after every area is used). The areas are laid end to
+    /// end and handed out in order; a block that would cross from one area into the next (or wrap) is given up and the
+    /// next one taken, so blocks of different sizes never overlap.
+    /// </summary>
     public static (int Min, int Max) Block(int size = 40)
     {
-        var total = Areas.Sum(a => a.Max - a.Min + 1 - (a.Max - a.Min + 1) % size);
-        var offset = (Interlocked.Add(ref _next, size) - size) % total;
-        foreach (var (min, max) in Areas)
+        if (size < 1 || size > Areas.Max(a => a.Max - a.Min + 1)) throw new ArgumentOutOfRangeException(nameof(size), size, "larger than any area");
+        var total = Areas.Sum(a => a.Max - a.Min + 1);
+        while (true)
         {
-            var usable = max - min + 1 - (max - min + 1) % size;
-            if (offset < usable) return (min + offset, min + offset + size - 1);
-            offset -= usable;
+            var offset = (Interlocked.Add(ref _next, size) - size) % total;
+            foreach (var (min, max) in Areas)
+            {
+                var length = max - min + 1;
+                if (offset < length)
+                {
+                    if (offset + size <= length) return (min + offset, min + offset + size - 1);
+                    break; // it would cross into the next area: take the next block
+                }
+                offset -= length;
+            }
         }
-        throw new InvalidOperationException("unreachable");
     }
 
     /// <summary>True when nobody holds UDP <paramref name="port"/> on loopback (a socket can bind it now).</summary>

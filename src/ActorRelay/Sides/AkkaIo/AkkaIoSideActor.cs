@@ -52,7 +52,7 @@ internal sealed class AkkaIoSideActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(SideSpec spec, IActorRef channel, IActorRef? udpManager = null) =>
-        Akka.Actor.Props.Create(() => new AkkaIoSideActor(spec, channel, udpManager)).WithMailbox(Channels.CompactMailbox.ConfigPath);
+        ActorProps.Of(() => new AkkaIoSideActor(spec, channel, udpManager), Channels.CompactMailbox.Deployment);
 
     protected override void PreStart() => SendBind(SideSockets.Usable(_spec.Bind));
 
