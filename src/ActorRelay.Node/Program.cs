@@ -175,6 +175,8 @@ internal static class NodeProgram
         }
         using var contactPoint = contact;
         var node = host.Services.GetRequiredService<ActorRegistry>().Get<RelayNode>();
+        // a second SIGTERM (or Ctrl-C) while the first one's drain waits for the calls: close them now, exit 143
+        using var signals = new StopSignals(node, settings.CloseTimeout);
         if (remote.Enabled)
             Log.Information("Supervisors reach this node at {Address}/user/{Node}",
                 ((ExtendedActorSystem)system).Provider.DefaultAddress, settings.NodeName);
@@ -234,7 +236,7 @@ internal static class NodeProgram
         // glibc keeps what the runtime's threads free in their arenas: hand it back once a minute (NativeHeap)
         using var trimming = NativeHeap.StartTrimming(took => Log.Debug("malloc_trim took {Milliseconds:0.###} ms", took.TotalMilliseconds));
         await host.WaitForShutdownAsync(cancel);
-        return 0;
+        return signals.CutShort ? StopSignals.ExitCode : 0;
     }
 
 }

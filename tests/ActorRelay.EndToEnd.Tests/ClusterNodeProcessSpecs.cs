@@ -11,8 +11,9 @@ namespace ActorRelay.EndToEnd.Tests;
 
 /// <summary>
 /// Three node processes on 127.0.0.2, .3 and .4 started as the README's Relay cluster section says (one command each,
-/// the same --seed), NG offers sent to the first one only: calls land on all three, media flows through each, and
-/// after one node is killed (SIGKILL) only its calls are gone and new offers succeed within 10 s.
+/// the same --seed), NG offers sent to the first one only: calls land on all three, their answers sent to the other two
+/// nodes find them, media flows through each, and after one node is killed (SIGKILL) only its calls are gone and new
+/// offers succeed within 10 s.
 /// </summary>
 public sealed class ClusterNodeProcessSpecs(ITestOutputHelper output)
 {
@@ -67,7 +68,7 @@ public sealed class ClusterNodeProcessSpecs(ITestOutputHelper output)
         return p;
     }
 
-    /// <summary>A call between two clients on loopback: offer and answer through the NG endpoint, then RTP both ways until each side hears the other.</summary>
+    /// <summary>A call between two clients on loopback: its answer through the NG endpoint <paramref name="ng"/>, then RTP both ways until each side hears the other.</summary>
     private static void MediaFlows(Socket ngSocket, IPEndPoint ng, string callId, IPEndPoint relayForB, int call)
     {
         using var a = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -96,7 +97,8 @@ public sealed class ClusterNodeProcessSpecs(ITestOutputHelper output)
     public void Three_node_processes_take_ng_calls_through_one_and_lose_only_the_killed_nodes_calls()
     {
         var seed = $"{Hosts[0]}:{FreeTcpPort(Hosts[0])}";
-        var ngPort = FreeUdpPort(Hosts[0]);
+        var ngPorts = Hosts.Select(FreeUdpPort).ToArray();
+        var ngPort = ngPorts[0];
         var data = Directory.CreateTempSubdirectory("actorrelay-cluster-");
         var nodes = new List<NodeProcess>();
         try
@@ -106,7 +108,7 @@ public sealed class ClusterNodeProcessSpecs(ITestOutputHelper output)
                 var remotePort = i == 0 ? seed.Split(':')[1] : FreeTcpPort(Hosts[i]).ToString();
                 nodes.Add(new NodeProcess(
                     ["--bind", Hosts[i], "--advertise", Hosts[i], "--remote-host", Hosts[i], "--remote-port", remotePort, "--seed", seed,
-                     "--ng", $"{Hosts[i]}:{(i == 0 ? ngPort : FreeUdpPort(Hosts[i]))}"],
+                     "--ng", $"{Hosts[i]}:{ngPorts[i]}"],
                     new Dictionary<string, string>
                     {
                         ["ACTORRELAY__PORTS__MIN"] = $"{13500 + i * 100}", ["ACTORRELAY__PORTS__MAX"] = $"{13599 + i * 100}",
@@ -132,12 +134,13 @@ public sealed class ClusterNodeProcessSpecs(ITestOutputHelper output)
             output.WriteLine(string.Join(", ", calls.GroupBy(c => c.Value.Address).Select(g => $"{g.Key}: {g.Count()}")));
             Assert.Equal(Hosts, calls.Values.Select(e => e.Address.ToString()).Distinct().Order());
 
-            // media flows through each node
+            // each call's answer goes to another node than its offer (the second or the third): it finds the call in the
+            // first node's book, and media flows through each node
             var call = 0;
             foreach (var host in Hosts)
             {
                 var (id, relay) = calls.First(c => c.Value.Address.ToString() == host);
-                MediaFlows(socket, ng, id, relay, call++);
+                MediaFlows(socket, new IPEndPoint(IPAddress.Parse(Hosts[1 + call % 2]), ngPorts[1 + call % 2]), id, relay, call++);
             }
 
             // the third node is killed: its calls are gone, the others' stay, new offers succeed within 10 s

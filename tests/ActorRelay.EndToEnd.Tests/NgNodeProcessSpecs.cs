@@ -74,6 +74,45 @@ public sealed class NgNodeProcessSpecs
         Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
     }
 
+    [Fact]
+    public void A_second_sigterm_while_the_drain_keeps_the_calls_closes_them_at_once_and_exits_143()
+    {
+        var ngPort = FreeUdpPort();
+        var data = Directory.CreateTempSubdirectory("actorrelay-sigterm-");
+        var config = Path.Combine(data.FullName, "node.conf");
+        // stopping keeps the calls for up to two minutes
+        File.WriteAllText(config, "relay.cluster.drain-keeps-calls = on\nakka.coordinated-shutdown.phases.service-unbind.timeout = 120s\n");
+        try
+        {
+            using var node = new NodeProcess(["--config", config, "--ng", $"127.0.0.1:{ngPort}", "--bind", "127.0.0.1", "--remote-port", "0"],
+                new Dictionary<string, string>
+                {
+                    ["ACTORRELAY__PORTS__MIN"] = "14100", ["ACTORRELAY__PORTS__MAX"] = "14199",
+                    ["ACTORRELAY__PERSISTENCE__DATA_DIRECTORY"] = Path.Combine(data.FullName, "data"),
+                });
+            node.WaitForLine(l => l == "All set.", Start);
+            var ng = new IPEndPoint(IPAddress.Loopback, ngPort);
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            Assert.Equal("ok", Text(Request(socket, ng, "o1", BDictionary.Of(("command", "offer"), ("call-id", "sigterm-1"), ("from-tag", "a"), ("sdp", Sdp(4000)))), "result"));
+            Assert.Equal("ok", Text(Request(socket, ng, "a1", BDictionary.Of(("command", "answer"), ("call-id", "sigterm-1"), ("from-tag", "a"), ("to-tag", "b"), ("sdp", Sdp(5000)))), "result"));
+
+            // the first SIGTERM drains, keeping the call (its RTP and RTCP channels)
+            node.Terminate();
+            node.WaitForLine(l => l.Contains("Node draining: no new channel; its 2 channels are kept until they end"), TimeSpan.FromSeconds(20));
+            // the second one closes them now: the node stops within seconds, not two minutes, and says so by its exit code
+            node.Terminate();
+            Assert.Equal(143, node.WaitForExit(TimeSpan.FromSeconds(30)));
+            Assert.Contains("closing every channel now", node.Output);
+            Assert.Contains("Node draining: closing 2 channels", node.Output);
+            Assert.Contains("Node drained: all channels closed, all ports released", node.Output);
+        }
+        finally
+        {
+            try { data.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
     [Theory]
     [InlineData("2223", "relay.ng.listen must be ADDRESS:PORT")]
     [InlineData("localhost:2223", "relay.ng.listen must be ADDRESS:PORT")]

@@ -66,7 +66,7 @@ public sealed class RelayClientActor : ReceiveActor, IWithTimers
     /// <summary>A request's child: the reply the node gave to its command.</summary>
     private sealed record Answered(object Command, object Reply);
 
-    /// <summary>A watched channel actor terminated this long ago without its ChannelClosed: its node is lost.</summary>
+    /// <summary>A watched channel actor stopped this long ago without its ChannelClosed: its node is lost.</summary>
     private sealed record CheckLost(string ChannelId);
 
     /// <summary>How long a terminated channel actor's ChannelClosed may take to arrive before the channel counts as lost
@@ -154,13 +154,12 @@ public sealed class RelayClientActor : ReceiveActor, IWithTimers
             // a channel of the node this client talks to: the node's own loss and return decide (it may bring the
             // channel back from its journal); a channel another cluster node placed is lost with that node
             if (t.ActorRef.Path.Address.Equals(_nodePath.Address)) return;
-            Timers.StartSingleTimer($"lost-{id}", new CheckLost(id!), LostGrace);
+            // its node was downed (crashed, cut off): no ChannelClosed can come any more
+            if (t.AddressTerminated) Lost(id!);
+            // the actor stopped: its ChannelClosed may still be on its way through the node
+            else Timers.StartSingleTimer($"lost-{id}", new CheckLost(id!), LostGrace);
         });
-        Receive<CheckLost>(c =>
-        {
-            if (_channels.Remove(c.ChannelId))
-                Publish(new ChannelLost(c.ChannelId, "the channel's relay node is gone (it crashed or is cut off); its ports are lost with it"));
-        });
+        Receive<CheckLost>(c => Lost(c.ChannelId));
         Receive<Terminated>(t => _forwardTo.Remove(t.ActorRef));
     }
 
@@ -176,6 +175,12 @@ public sealed class RelayClientActor : ReceiveActor, IWithTimers
         // the delegate runs when the child starts, on another thread: it captures values, never this actor's fields
         var (node, reply, options, self) = (_node!, request.Reply, _options, Self);
         Context.ActorOf(ActorProps.Of(() => new RequestRunner(node, command, reply, options, self)), $"request-{++_requests}");
+    }
+
+    private void Lost(string channelId)
+    {
+        if (_channels.Remove(channelId))
+            Publish(new ChannelLost(channelId, "the channel's relay node is gone (it crashed or is cut off); its ports are lost with it"));
     }
 
     private void Publish(IChannelEvent e)

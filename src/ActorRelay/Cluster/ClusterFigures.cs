@@ -22,7 +22,17 @@ public static class ClusterFigures
             nodes.Sum(n => n.PortsFree), nodes.Sum(n => n.PortsTotal),
             string.Join(",", nodes.Select(n => n.Transport).Distinct(StringComparer.Ordinal)),
             nodes.Sum(n => n.ForeignEventsRefused), nodes.Sum(n => n.JournalBacklog),
-            nodes.Count > 0 && nodes.All(n => n.Draining), view);
+            nodes.Count > 0 && nodes.All(n => n.Draining), view,
+            nodes.Sum(n => n.PacketsRelayed),
+            nodes.Any(n => n.RelayLoopCpuMilliseconds is not null) ? nodes.SelectMany(n => n.RelayLoopCpuMilliseconds ?? []).ToList() : null);
+    }
+
+    /// <summary>The view with each member's last known load (by address); members without one keep none.</summary>
+    public static NodeClusterView? WithLoads(NodeClusterView? view, IReadOnlyCollection<NodeLoad> loads)
+    {
+        if (view is null || loads.Count == 0) return view;
+        var byNode = loads.ToDictionary(l => l.Node, StringComparer.Ordinal);
+        return view with { Members = view.Members.Select(m => m with { Load = byNode.GetValueOrDefault(m.Address) }).ToList() };
     }
 
     /// <summary>The nodes' pages after one cursor as the cluster's page of at most <paramref name="limit"/> channels, by id (<see cref="ChannelPaging.Merge"/>).</summary>

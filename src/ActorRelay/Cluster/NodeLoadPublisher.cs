@@ -9,7 +9,8 @@ namespace ActorRelay.Cluster;
 /// <summary>
 /// Publishes the node's load about once a second (relay.cluster.load-interval) into the cluster's replicated load map
 /// (Akka.DistributedData, <see cref="LoadsKey"/>: an LWW map keyed by node address, written locally and spread by
-/// gossip). Reads the node's own status; never touches the data path.
+/// gossip), with the relayed packets/s and the busiest relay loop's CPU since the last one (<see cref="NodeLoadRates"/>).
+/// Reads the node's own status; never touches the data path.
 /// </summary>
 public sealed class NodeLoadPublisher : ReceiveActor, IWithTimers
 {
@@ -22,6 +23,7 @@ public sealed class NodeLoadPublisher : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
+    private readonly NodeLoadRates _rates = new();
     private bool _asking;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -41,7 +43,9 @@ public sealed class NodeLoadPublisher : ReceiveActor, IWithTimers
         Receive<NodeStatus>(s =>
         {
             _asking = false;
-            var load = new NodeLoad(_cluster.SelfAddress.ToString(), s.ChannelsOpen, s.Capacity, s.PortsFree, s.Draining, _clock.WallNow);
+            var (packets, loopCpu) = _rates.Next(_clock.NowMs, s.PacketsRelayed, s.RelayLoopCpuMilliseconds);
+            var load = new NodeLoad(_cluster.SelfAddress.ToString(), s.ChannelsOpen, s.Capacity, s.PortsFree, s.Draining, _clock.WallNow,
+                Math.Round(packets, 1), Math.Round(loopCpu, 1));
             _replicator.Tell(Dsl.Update(LoadsKey, LWWDictionary<string, NodeLoad>.Empty, WriteLocal.Instance,
                 map => map.SetItem(_cluster, load.Node, load)));
         });

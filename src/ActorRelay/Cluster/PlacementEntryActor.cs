@@ -36,6 +36,7 @@ public sealed class PlacementEntryActor : ReceiveActor
     private readonly PlacementChoice _choice = new();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly IActorRef _localNode;
+    private IActorRef? _ngBook;
     /// <summary>The most channels a ListChannels page holds (<see cref="ChannelListBound"/>, as the nodes measure it).</summary>
     private readonly int _maxPage;
     private long _sequence;
@@ -91,7 +92,7 @@ public sealed class PlacementEntryActor : ReceiveActor
         Receive<GetNodeStatus>(_ =>
         {
             if (Allowed(nameof(GetNodeStatus)))
-                Context.ActorOf(ClusterQueryActor.Props(GetNodeStatus.Instance, Sender, Nodes(), _settings), $"status-{++_sequence}");
+                Context.ActorOf(ClusterQueryActor.Props(GetNodeStatus.Instance, Sender, Nodes(), _settings, _choice.Loads.Values.ToList()), $"status-{++_sequence}");
         });
 
         // from the placement children
@@ -103,6 +104,25 @@ public sealed class PlacementEntryActor : ReceiveActor
         });
         Receive<PlacementStarted>(s => _choice.Started(s.Node.ToString()));
         Receive<PlacementEnded>(e => _choice.Ended(e.Node.ToString(), e.Opened, _clock.WallNow));
+        // NG through any node: another relay node's NG endpoint got a command of a call it does not know
+        Receive<NgCallBookStarted>(_ =>
+        {
+            _ngBook = Sender;
+            Context.Watch(_ngBook);
+        });
+        Receive<Terminated>(t => t.ActorRef.Equals(_ngBook), _ => _ngBook = null);
+        Receive<LocateNgCall>(l =>
+        {
+            if (!RelayMembership.IsRelayPeer(Context.System, Sender.Path.Address, _settings.ClusterRole))
+            {
+                var why = $"{Sender.Path.Address} is not a relay member of this cluster";
+                _log.Warning("Refused {Command} from {Sender}: {Why}", nameof(LocateNgCall), Sender.Path, why);
+                Sender.Tell(new CommandRejected(nameof(LocateNgCall), RejectReason.NotAuthorized, why));
+                return;
+            }
+            if (_ngBook is null) Sender.Tell(new NgCallLocated(l.CallId, false)); // no NG endpoint here: no NG call either
+            else _ngBook.Forward(l);
+        });
         Receive<GetLoads>(_ => Sender.Tell(new KnownLoads(_choice.Loads.Values.OrderBy(l => l.Node, StringComparer.Ordinal).ToList())));
     }
 
@@ -145,6 +165,12 @@ public sealed class PlacementEntryActor : ReceiveActor
     }
 
     public sealed record KnownLoads(IReadOnlyList<NodeLoad> Loads);
+
+    /// <summary>The node's NG call book, as it starts: the entry point passes it the other relay nodes' <see cref="LocateNgCall"/>.</summary>
+    internal sealed record NgCallBookStarted
+    {
+        public static readonly NgCallBookStarted Instance = new();
+    }
 
     internal sealed record ChooseNode(IReadOnlySet<string> Refused);
     internal sealed record NodeChosen(Address? Node);
@@ -333,7 +359,8 @@ internal sealed class ChannelPlacementActor : ReceiveActor, IWithTimers
 
 /// <summary>
 /// A cluster-wide ListChannels page or GetNodeStatus: asks every usable relay node, waits for each answer until
-/// relay.cluster.node-timeout, and answers the supervisor with the merge (<see cref="ClusterFigures"/>).
+/// relay.cluster.node-timeout, and answers the supervisor with the merge (<see cref="ClusterFigures"/>); a status's
+/// members carry the last load the entry point knows of each.
 /// </summary>
 internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
 {
@@ -341,15 +368,17 @@ internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
     private readonly IReadOnlyList<Address> _nodes;
     private readonly RelaySettings _settings;
     private readonly IRelayCommand _query;
+    private readonly IReadOnlyList<NodeLoad> _loads;
     private readonly List<ChannelList> _lists = new();
     private readonly List<NodeStatus> _statuses = new();
     private int _answers;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public ClusterQueryActor(IRelayCommand query, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings)
+    public ClusterQueryActor(IRelayCommand query, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings, IReadOnlyList<NodeLoad>? loads = null)
     {
         _query = query;
+        _loads = loads ?? [];
         _requester = requester;
         _nodes = nodes;
         _settings = settings;
@@ -360,8 +389,9 @@ internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
         ReceiveAny(Unhandled);
     }
 
-    public static Props Props(IRelayCommand query, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings) =>
-        ActorProps.Of(() => new ClusterQueryActor(query, requester, nodes, settings));
+    public static Props Props(IRelayCommand query, IActorRef requester, IReadOnlyList<Address> nodes, RelaySettings settings,
+        IReadOnlyList<NodeLoad>? loads = null) =>
+        ActorProps.Of(() => new ClusterQueryActor(query, requester, nodes, settings, loads));
 
     protected override void PreStart()
     {
@@ -378,7 +408,7 @@ internal sealed class ClusterQueryActor : ReceiveActor, IWithTimers
     private void Finish()
     {
         _requester.Tell(_query is GetNodeStatus
-            ? ClusterFigures.Sum(_statuses, RelayMembership.View(Context.System, _settings.ClusterRole))
+            ? ClusterFigures.Sum(_statuses, ClusterFigures.WithLoads(RelayMembership.View(Context.System, _settings.ClusterRole), _loads))
             : ClusterFigures.Merge(_lists, ((ListChannelsFor)_query).Limit ?? _settings.ListPageSize));
         Context.Stop(Self);
     }

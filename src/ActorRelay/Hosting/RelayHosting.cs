@@ -170,7 +170,8 @@ public static class RelayHostingExtensions
             throw new ConfigurationException(
                 $"akka.io.udp.disabled-buffer-pool.buffer-size ({configuredBuffer}) must exceed relay.max-datagram ({settings.MaxDatagram}), " +
                 "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
-        var metrics = settings.MetricsListen.Count > 0 ? new Metrics.RelayMetrics() : null;
+        // the sides' counters, summed for /metrics and for the load a cluster member publishes (its relayed packets/s)
+        var metrics = settings.MetricsListen.Count > 0 || settings.Clustered ? new Metrics.RelayMetrics() : null;
         if (settings.Clustered && !Cluster.RelayMembership.IsClustered(system))
             throw new ConfigurationException((settings.ClusterBootstrap ? "relay.cluster.bootstrap.enabled is on" : "relay.cluster.seed-nodes is set") +
                 " but the system is not a cluster member: set akka.actor.provider = cluster " +

@@ -119,6 +119,17 @@ public sealed class RelayMetrics
         }
     }
 
+    /// <summary>Datagrams relayed since the node started: the closed sides' and the open ones' (a control-plane read, one lock).</summary>
+    public long PacketsRelayed()
+    {
+        lock (_gate)
+        {
+            var relayed = _closedRelayed;
+            foreach (var c in _live) relayed += c.PacketsForwarded;
+            return relayed;
+        }
+    }
+
     private void SumSides()
     {
         long received, relayed, bytes;

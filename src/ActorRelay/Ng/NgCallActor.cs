@@ -15,7 +15,10 @@ internal sealed record NgCallContext(
     IPAddress? HostIPv4,
     IPAddress? HostIPv6,
     RelayClock Clock,
-    bool Clustered = false)
+    bool Clustered = false,
+    string ClusterRole = "relay",
+    TimeSpan ClusterNodeTimeout = default,
+    string ClusterEntryName = "placement")
 {
     /// <summary>RTCP carries no sequence numbers, so the rtp and auto modes' probation never passes: RTCP channels latch as first.</summary>
     public LatchMode? RtcpLatchMode => NodeLatchMode is LatchMode.Rtp or LatchMode.Auto ? LatchMode.First : null;

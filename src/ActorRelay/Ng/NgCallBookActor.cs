@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using ActorRelay.Client;
+using ActorRelay.Cluster;
 using ActorRelay.Protocol;
 
 namespace ActorRelay.Ng;
@@ -12,6 +13,10 @@ namespace ActorRelay.Ng;
 /// channels the node lists, every page of its listing read) and statistics (the calls' totals and the node's status).
 /// It is the subscriber of every channel its calls open, and passes a channel's ChannelClosed on to its call. Every
 /// command it is given is answered exactly once with an <see cref="NgCommandReply"/> to its sender.
+/// <para>In a relay cluster a call lives in the book of the node whose endpoint took its first offer, and the SIP proxy
+/// may send its later commands to any node: a command for a call-id this book does not know is looked up on the other
+/// relay nodes first (<see cref="NgCallLookupActor"/>) and, where one holds the call, acted on there. This book answers
+/// the other nodes' <see cref="LocateNgCall"/> and acts on their <see cref="ForwardNgCommand"/> the same way.</para>
 /// </summary>
 internal sealed class NgCallBookActor : ReceiveActor
 {
@@ -21,6 +26,7 @@ internal sealed class NgCallBookActor : ReceiveActor
     private readonly Dictionary<string, IActorRef> _byChannel = new(StringComparer.Ordinal);
     private readonly DateTimeOffset _started;
     private long _sequence;
+    private long _lookups;
     private NgTotals _totals = new();
 
     private sealed class CallEntry(IActorRef actor, long order)
@@ -54,7 +60,14 @@ internal sealed class NgCallBookActor : ReceiveActor
         _ctx = context;
         _started = context.Clock.WallNow;
         Receive<NgCommandRequest>(c => Route(c, Sender));
-        Receive<NgCallGone>(g => Route(g.Command, g.ReplyTo));
+        Receive<NgCallGone>(g => Route(g.Command, g.ReplyTo, here: true));
+        Receive<NgNotElsewhere>(n => Route(n.Command, n.ReplyTo, here: true));
+        Receive<NgActHere>(a => Route(a.Command, Sender, here: true));
+        Receive<LocateNgCall>(l =>
+        {
+            if (FromRelayPeer(nameof(LocateNgCall))) Sender.Tell(new NgCallLocated(l.CallId, _calls.ContainsKey(l.CallId)));
+        });
+        Receive<ForwardNgCommand>(OnForwarded);
         Receive<NgCallEnded>(OnEnded);
         Receive<NgWatchChannel>(w =>
         {
@@ -85,7 +98,17 @@ internal sealed class NgCallBookActor : ReceiveActor
     // a call actor that throws is a bug: stop it (its channels close by their idle timeout) rather than lose its state silently
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
-    private void Route(NgCommandRequest command, IActorRef replyTo)
+    protected override void PreStart()
+    {
+        // the node's entry point passes the other relay nodes' LocateNgCall here
+        if (_ctx.Clustered) _ctx.Node.Tell(PlacementEntryActor.NgCallBookStarted.Instance);
+    }
+
+    /// <param name="here">
+    /// Act on the command in this book even when it does not know the call: the other relay nodes were asked already,
+    /// or another node asked this one to act, or the call it was sent to has just ended.
+    /// </param>
+    private void Route(NgCommandRequest command, IActorRef replyTo, bool here = false)
     {
         var r = command.Request;
         switch (r.Command)
@@ -94,6 +117,11 @@ internal sealed class NgCallBookActor : ReceiveActor
                 if (_calls.TryGetValue(r.CallId!, out var entry))
                 {
                     entry.Actor.Tell(command, replyTo);
+                    return;
+                }
+                if (!here && _ctx.Clustered)
+                {
+                    Context.ActorOf(NgCallLookupActor.Props(command, replyTo, _ctx), $"lookup-{++_lookups}");
                     return;
                 }
                 if (r.Command == NgCommand.Offer)
@@ -131,6 +159,46 @@ internal sealed class NgCallBookActor : ReceiveActor
                 replyTo.Tell(new NgCommandReply(command.Token, NgReplies.Error(NgErrors.UnrecognizedCommand)));
                 return;
         }
+    }
+
+    /// <summary>Another relay node's NG endpoint got a command of a call this book holds: acted on here, the reply goes back to it.</summary>
+    private void OnForwarded(ForwardNgCommand f)
+    {
+        if (!FromRelayPeer(nameof(ForwardNgCommand))) return;
+        var asker = Sender;
+        NgRequest request;
+        BDictionary body;
+        try
+        {
+            body = Bencode.DecodeDictionary(f.Body);
+            if (!NgRequest.TryParse(body, out request, out var error))
+            {
+                asker.Tell(new ForwardedNgReply(f.CallId, Bencode.Encode(NgReplies.Error(error!.Reason))));
+                return;
+            }
+        }
+        catch (BencodeException e)
+        {
+            _log.Warning("NG call {Call}: a forwarded request from {Node} cannot be read: {Error}", f.CallId, asker.Path.Address, e.Message);
+            asker.Tell(new ForwardedNgReply(f.CallId, Bencode.Encode(NgReplies.Error(NgErrors.BadBencode))));
+            return;
+        }
+        _log.Debug("NG {Command} of call {Call} forwarded by {Node}", request.CommandName, f.CallId, asker.Path.Address);
+        var timeout = _ctx.Settings.NodeTimeout * 2;
+        Self.Ask<NgCommandReply>(new NgActHere(new NgCommandRequest(request, 0, body)), timeout)
+            .PipeTo(asker,
+                success: r => new ForwardedNgReply(f.CallId, Bencode.Encode(r.Reply)),
+                failure: _ => new ForwardedNgReply(f.CallId, Bencode.Encode(NgReplies.Error($"Internal error: no answer within {timeout.TotalSeconds:0.#} s"))));
+    }
+
+    /// <summary>A relay cluster's own messages come from its relay members only; anyone else's are refused.</summary>
+    private bool FromRelayPeer(string command)
+    {
+        if (_ctx.Clustered && RelayMembership.IsRelayPeer(Context.System, Sender.Path.Address, _ctx.ClusterRole)) return true;
+        var why = _ctx.Clustered ? $"{Sender.Path.Address} is not a relay member of this cluster" : "this node is not in a relay cluster";
+        _log.Warning("NG call book refused {Command} from {Sender}: {Why}", command, Sender.Path, why);
+        Sender.Tell(new CommandRejected(command, RejectReason.NotAuthorized, why));
+        return false;
     }
 
     /// <summary>

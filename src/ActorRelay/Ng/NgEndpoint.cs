@@ -43,7 +43,7 @@ public static class NgEndpoint
         var context = new NgCallContext(node, settings, relay.LatchMode, dualStack,
             relay.AdvertiseAddress is { AddressFamily: AddressFamily.InterNetwork } v4 ? v4 : HostAddress(AddressFamily.InterNetwork),
             relay.AdvertiseAddress is { AddressFamily: AddressFamily.InterNetworkV6 } v6 ? v6 : HostAddress(AddressFamily.InterNetworkV6),
-            clock ?? RelayClock.System, relay.Clustered);
+            clock ?? RelayClock.System, relay.Clustered, relay.ClusterRole, relay.ClusterNodeTimeout, relay.ClusterEntryName);
         var book = system.ActorOf(NgCallBookActor.Props(context), BookName);
         for (var i = 0; i < sockets.Count; i++)
             system.ActorOf(NgEndpointActor.Props(sockets[i], book, settings, context.Clock), $"{BookName}-endpoint-{i + 1}");

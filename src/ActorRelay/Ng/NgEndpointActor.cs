@@ -170,7 +170,7 @@ internal sealed class NgEndpointActor : ReceiveActor, IWithTimers
         }
         var token = ++_token;
         _pending[token] = new Pending(source, key, frame.Cookie, request.CommandName, now);
-        _book.Tell(new NgCommandRequest(request, token));
+        _book.Tell(new NgCommandRequest(request, token, frame.Body));
     }
 
     private void OnReply(NgCommandReply reply)

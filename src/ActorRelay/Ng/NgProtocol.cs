@@ -6,8 +6,11 @@ namespace ActorRelay.Ng;
 
 // Messages between the NG endpoint's actors, inside the node's process only (never over Akka.Remote).
 
-/// <summary>An NG command for the call book (ping and unknown commands are answered by the endpoint itself). Reply: <see cref="NgCommandReply"/> to the sender.</summary>
-public sealed record NgCommandRequest(NgRequest Request, long Token);
+/// <summary>
+/// An NG command for the call book (ping and unknown commands are answered by the endpoint itself). Reply: <see cref="NgCommandReply"/> to the sender.
+/// <paramref name="Body"/> is the request dictionary as received: what goes to another relay node when the call lives there.
+/// </summary>
+public sealed record NgCommandRequest(NgRequest Request, long Token, BDictionary? Body = null);
 
 /// <summary>The reply dictionary for the request with <paramref name="Token"/>.</summary>
 public sealed record NgCommandReply(long Token, BDictionary Reply);
@@ -65,6 +68,15 @@ internal sealed record NgCallGone(NgCommandRequest Command, IActorRef ReplyTo);
 /// so it is in the book's mailbox before any event of the channel can be.
 /// </summary>
 internal sealed record NgWatchChannel(string CallId, string ChannelId);
+
+/// <summary>
+/// The book's lookup of a call it does not know, to the book: no other relay node holds the call (or none said so in
+/// time); the book acts on the command itself (a first offer makes the call here).
+/// </summary>
+internal sealed record NgNotElsewhere(NgCommandRequest Command, IActorRef ReplyTo);
+
+/// <summary>Another relay node's request (<see cref="Protocol.ForwardNgCommand"/>) read: the book acts on it here, and the reply goes to the asker.</summary>
+internal sealed record NgActHere(NgCommandRequest Command);
 
 /// <summary>One datagram the endpoint's receive loop read.</summary>
 internal sealed record NgDatagram(byte[] Bytes, IPEndPoint Source);

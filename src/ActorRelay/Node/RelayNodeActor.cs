@@ -38,7 +38,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
     private IPAddress? _advertise;
     private long _sequence;
     private long _foreignEvents;
-    private IActorRef? _drainRequester;
+    /// <summary>Every DrainNode sender still waiting for NodeDrained (a coordinated shutdown's, and a second SIGTERM's that cuts it short).</summary>
+    private readonly List<IActorRef> _drainRequesters = new();
     private IActorRef? _journal;
     private int _journalBacklog;
     private readonly Metrics.RelayMetrics? _metrics;
@@ -69,7 +70,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         _channels = new ChannelRegistry(new PortPool(settings.PortMin, settings.PortMax));
         if (settings.UsesRelayLoops)
         {
-            _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay, lag: metrics?.LoopLag,
+            _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay,
+                lag: settings.MetricsListen.Count > 0 ? metrics?.LoopLag : null, // the lag histogram is for /metrics only
                 nice: settings.RelayLoopNice);
             if (_loops.PriorityProblem() is { } why) _log.Warning("{Problem} (relay.relay-loop-nice needs root or CAP_SYS_NICE)", why);
         }
@@ -208,7 +210,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         Receive<DrainNode>(d =>
         {
             if (!Authorized(nameof(DrainNode), privileged: true)) return;
-            _drainRequester = Sender;
+            _drainRequesters.Add(Sender);
             _draining = true;
             if (d.KeepChannelsFor is { } keep && keep > TimeSpan.Zero && _channels.Count > 0)
             {
@@ -231,7 +233,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         Receive<DrainNode>(d =>
         {
             if (!Authorized(nameof(DrainNode), privileged: true)) return;
-            _drainRequester = Sender;
+            _drainRequesters.Add(Sender);
             if (d.KeepChannelsFor is null && Timers.IsTimerActive("drain-deadline"))
             {
                 Timers.Cancel("drain-deadline");
@@ -260,6 +262,8 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
                 {
                     ForeignEventsRefused = _foreignEvents, JournalBacklog = _journalBacklog, Draining = _draining,
                     Cluster = Cluster.RelayMembership.View(Context.System, _settings.ClusterRole),
+                    PacketsRelayed = _metrics?.PacketsRelayed() ?? 0,
+                    RelayLoopCpuMilliseconds = _loops?.Loops.Select(l => l.CpuTime?.TotalMilliseconds ?? 0).ToList(),
                 });
         });
 
@@ -698,16 +702,21 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
 
     private void TryFinishDrain()
     {
-        if (_drainRequester is null || _channels.Count > 0) return;
+        if (_drainRequesters.Count == 0 || _channels.Count > 0) return;
         Timers.Cancel("drain-deadline");
         _log.Info("Node drained: all channels closed, all ports released");
         var drained = new NodeDrained(_channels.PortsFree, _channels.PortsTotal);
-        var requester = _drainRequester;
-        _drainRequester = null;
-        if (_journal is null) { requester.Tell(drained); return; }
+        var requesters = _drainRequesters.ToList();
+        _drainRequesters.Clear();
+        if (_journal is null)
+        {
+            foreach (var r in requesters) r.Tell(drained);
+            return;
+        }
         // the closes must be written before the node stops, or the next start would bring the channels back
-        _journal.Ask<ChannelJournalActor.Flushed>(ChannelJournalActor.FlushNow.Instance, _settings.CloseTimeout)
-            .ContinueWith(_ => drained, TaskContinuationOptions.ExecuteSynchronously).PipeTo(requester);
+        var flushed = _journal.Ask<ChannelJournalActor.Flushed>(ChannelJournalActor.FlushNow.Instance, _settings.CloseTimeout)
+            .ContinueWith(_ => drained, TaskContinuationOptions.ExecuteSynchronously);
+        foreach (var r in requesters) flushed.PipeTo(r);
     }
 
     // ---- persistence ---------------------------------------------------------------------------

@@ -11,9 +11,13 @@ namespace ActorRelay.Protocol;
 /// <summary>
 /// A node's load, published about once a second (relay.cluster.load-interval) in the cluster's replicated load map
 /// (Akka.DistributedData, an LWW map keyed by node address). <paramref name="At"/> is the node's clock when it read its
-/// figures: the entry points count their own placements made after it as not yet in it.
+/// figures: the entry points count their own placements made after it as not yet in it. <paramref name="PacketsPerSecond"/>:
+/// datagrams the node relayed per second since its previous load; <paramref name="RelayLoopCpuPercent"/>: the busiest
+/// relay loop's CPU over that time, in percent of one core (0 without relay loops). Both are for operators
+/// (GetNodeStatus through the entry point shows each member's load): placement goes by channels and ports.
 /// </summary>
-public sealed record NodeLoad(string Node, int ChannelsOpen, int Capacity, int PortsFree, bool Draining, DateTimeOffset At) : IRelayMessage
+public sealed record NodeLoad(string Node, int ChannelsOpen, int Capacity, int PortsFree, bool Draining, DateTimeOffset At,
+    double PacketsPerSecond = 0, double RelayLoopCpuPercent = 0) : IRelayMessage
 {
     /// <summary>Channels the node can still take: none while draining; else capacity left, bounded by its free port pairs.</summary>
     public int Room() => Draining ? 0 : Math.Max(0, Math.Min(Capacity - ChannelsOpen, PortsFree / 2));
@@ -45,12 +49,17 @@ public sealed record ChannelLocated(string ChannelId, bool Found) : IRelayMessag
 /// </summary>
 public sealed record ListChannelsFor(IActorRef Opener, string? After = null, int? Limit = null) : IRelayCommand;
 
-/// <summary>A member of the cluster as a node sees it: address, status (Up, Leaving, ...), reachability and roles.</summary>
-public sealed record ClusterMemberView(string Address, string Status, bool Reachable, IReadOnlyList<string> Roles)
+/// <summary>
+/// A member of the cluster as a node sees it: address, status (Up, Leaving, ...), reachability and roles; through the
+/// placement entry point also the member's last published <see cref="NodeLoad"/> (null when none is known, or asked of
+/// one node).
+/// </summary>
+public sealed record ClusterMemberView(string Address, string Status, bool Reachable, IReadOnlyList<string> Roles, NodeLoad? Load = null)
 {
     public IReadOnlyList<string> Roles { get; init; } = Roles.ToArray();
     public bool Equals(ClusterMemberView? other) =>
-        other is not null && Address == other.Address && Status == other.Status && Reachable == other.Reachable && Roles.SequenceEqual(other.Roles);
+        other is not null && Address == other.Address && Status == other.Status && Reachable == other.Reachable && Roles.SequenceEqual(other.Roles)
+        && Equals(Load, other.Load);
     public override int GetHashCode() => HashCode.Combine(Address, Status, Reachable, Roles.Count);
 }
 
@@ -62,3 +71,25 @@ public sealed record NodeClusterView(string Self, string Role, IReadOnlyList<Clu
         other is not null && Self == other.Self && Role == other.Role && Members.SequenceEqual(other.Members);
     public override int GetHashCode() => HashCode.Combine(Self, Role, Members.Count);
 }
+
+// NG through any node: an NG call lives in the call book of the node whose NG endpoint took its first offer; a node
+// whose endpoint gets a command for a call-id its own book does not know asks the other relay nodes where it is.
+
+/// <summary>
+/// To a relay node's placement entry point: does its NG call book hold the call <paramref name="CallId"/>? The entry
+/// point passes it to its book (which answers) or, when the node runs no NG endpoint, answers not found itself.
+/// Reply: <see cref="NgCallLocated"/>, from the book that holds it (the ref to send <see cref="ForwardNgCommand"/> to).
+/// </summary>
+public sealed record LocateNgCall(string CallId) : IRelayMessage;
+
+public sealed record NgCallLocated(string CallId, bool Found) : IRelayMessage;
+
+/// <summary>
+/// To the NG call book that holds a call (the sender of a positive <see cref="NgCallLocated"/>): act on this NG request
+/// (<paramref name="Body"/>: the request dictionary, bencoded as received) as if its own endpoint had received it.
+/// Reply: <see cref="ForwardedNgReply"/>.
+/// </summary>
+public sealed record ForwardNgCommand(string CallId, byte[] Body) : IRelayMessage;
+
+/// <summary>The reply dictionary of a forwarded NG request, bencoded.</summary>
+public sealed record ForwardedNgReply(string CallId, byte[] Reply) : IRelayMessage;

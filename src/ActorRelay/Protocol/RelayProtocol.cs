@@ -305,8 +305,11 @@ public sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels, string?
 /// The node's figures. <c>ForeignEventsRefused</c>: events sent to the node by anything but its own channels.
 /// <c>JournalBacklog</c> (relay.persistence): records handed to the channel journal and not yet written; a crash loses
 /// what it holds. <c>Draining</c>: the node takes no new channel. <c>Cluster</c> (relay.cluster): the node's role and
-/// the members it sees; null for a node that runs alone. From the placement entry point the figures are the sums over
-/// the reachable relay nodes.
+/// the members it sees; null for a node that runs alone. <c>PacketsRelayed</c>: datagrams relayed since the node started
+/// (counted where the node keeps its sides' counters: with metrics, or in a relay cluster; else 0).
+/// <c>RelayLoopCpuMilliseconds</c>: the CPU time each relay loop's thread has used (socket engine "epoll"; null without
+/// relay loops). From the placement entry point the figures are the sums over the reachable relay nodes (and every
+/// node's loops).
 /// </summary>
 public sealed record NodeStatus(
     int ChannelsOpen,
@@ -320,7 +323,9 @@ public sealed record NodeStatus(
     long ForeignEventsRefused = 0,
     int JournalBacklog = 0,
     bool Draining = false,
-    NodeClusterView? Cluster = null) : IRelayMessage
+    NodeClusterView? Cluster = null,
+    long PacketsRelayed = 0,
+    IReadOnlyList<double>? RelayLoopCpuMilliseconds = null) : IRelayMessage
 {
     public IReadOnlyDictionary<CloseReason, long> ClosedByReason { get; init; } = new Dictionary<CloseReason, long>(ClosedByReason);
     public IReadOnlyDictionary<RejectReason, long> RejectionsByReason { get; init; } = new Dictionary<RejectReason, long>(RejectionsByReason);

@@ -72,6 +72,14 @@ internal static unsafe partial class LinuxUdp
     public static partial int setpriority(int which, int who, int prio);
     public const int PRIO_PROCESS = 0;
 
+    /// <summary>The calling thread's kernel id (its /proc/self/task/TID).</summary>
+    [LibraryImport("libc")]
+    public static partial int gettid();
+
+    [LibraryImport("libc")]
+    public static partial long sysconf(int name);
+    public const int _SC_CLK_TCK = 2;
+
     [LibraryImport("libc")]
     public static partial int epoll_create1(int flags);
 

@@ -68,6 +68,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     private readonly Prometheus.Histogram? _lag;      // observed once per wake-up, when the node exports metrics
     private readonly int _nice;
     private readonly ManualResetEventSlim _prioritySet = new();
+    private volatile int _tid;                       // the loop thread's kernel id, once it runs
     private volatile int _priorityError;             // errno of the loop thread's setpriority, 0: done (or not asked)
 
     /// <param name="maxDatagram">The largest datagram relayed; buffers hold one byte more, so a full buffer means oversize.</param>
@@ -180,11 +181,15 @@ internal sealed unsafe class RelayLoop : IDisposable
         return error == 0 ? null : $"relay loop {_thread.Name} could not take nice {_nice} ({new SocketException(error).Message}): it runs at the node's priority";
     }
 
+    /// <summary>The CPU time the loop's thread has used (user + system, from /proc), or null when it cannot be read.</summary>
+    public TimeSpan? CpuTime => _tid == 0 ? null : ThreadCpu.Read(_tid);
+
     private void Run()
     {
         // The loop is the node's only latency-critical thread: a lower nice gives it a larger share of a busy core
         // than the control plane, the JIT compiler, the collector and other processes, and wakes it ahead of them
         // (issue 13). On Linux, setpriority(PRIO_PROCESS, 0) sets the calling thread's nice only.
+        _tid = gettid();
         if (_nice != 0 && setpriority(PRIO_PROCESS, 0, _nice) != 0) _priorityError = Errno();
         _prioritySet.Set();
         try

@@ -8,8 +8,10 @@ using ActorRelay.Client;
 using ActorRelay.Cluster;
 using ActorRelay.Control;
 using ActorRelay.Hosting;
+using ActorRelay.Ng;
 using ActorRelay.Protocol;
 using ActorRelay.Settings;
+using ActorRelay.Tests.Ng;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -25,6 +27,7 @@ public sealed class RelayClusterSpecs : TestKit
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
     private static readonly string[] Hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
     private readonly List<ActorSystem> _nodes = new();
+    private readonly List<IPEndPoint> _ng = new();
 
     public RelayClusterSpecs(ITestOutputHelper output) : base("akka.loglevel = WARNING", "cluster-test-supervisor", output) { }
 
@@ -39,15 +42,19 @@ public sealed class RelayClusterSpecs : TestKit
     /// <param name="maxChannels">relay.max-channels of each node (0 = the open-file limit).</param>
     /// <param name="ports">The nodes' UDP ports: the same range on each node's own address, below TestPorts' areas
     /// (2000+) so that no other spec's range, nor its count of bound ports, meets them.</param>
-    private async Task<IActorRef> StartClusterAsync(int[] maxChannels, (int Min, int Max) ports, bool[]? crashable = null)
+    /// <param name="ng">Each node runs an NG endpoint on its own address (<see cref="_ng"/>).</param>
+    /// <param name="cuttable">Every node's remoting runs through Akka's throttler adapter, so a test can cut a node off (<see cref="CutOffAsync"/>).</param>
+    private async Task<IActorRef> StartClusterAsync(int[] maxChannels, (int Min, int Max) ports, bool[]? crashable = null, bool ng = false, bool cuttable = false)
     {
-        var seed = $"{Hosts[0]}:{FreeTcpPort(Hosts[0])}";
+        var seedPort = FreeTcpPort(Hosts[0]);
+        var seed = cuttable ? $"akka.trttl.tcp://actor-relay@{Hosts[0]}:{seedPort}" : $"{Hosts[0]}:{seedPort}";
         for (var i = 0; i < Hosts.Length; i++)
         {
-            var port = i == 0 ? seed.Split(':')[1] : "0";
+            var port = i == 0 ? seedPort.ToString() : "0";
+            if (ng) _ng.Add(new IPEndPoint(IPAddress.Parse(Hosts[i]), FreeUdpPort(Hosts[i])));
             var config = ConfigurationFactory.ParseString($$"""
                 akka.loglevel = WARNING
-                akka.remote.dot-netty.tcp { hostname = "{{Hosts[i]}}", port = {{port}} }
+                akka.remote.dot-netty.tcp { hostname = "{{Hosts[i]}}", port = {{port}}, applied-adapters = [{{(cuttable ? "trttl" : "")}}] }
                 akka.cluster.failure-detector { heartbeat-interval = 500ms, acceptable-heartbeat-pause = 2s }
                 akka.cluster.split-brain-resolver.stable-after = 2s
                 akka.coordinated-shutdown.run-by-actor-system-terminate = {{(crashable?[i] == true ? "off" : "on")}}
@@ -56,6 +63,7 @@ public sealed class RelayClusterSpecs : TestKit
                   ports { min = {{ports.Min}}, max = {{ports.Max}} }
                   max-channels = {{maxChannels[i]}}
                   cluster { seed-nodes = ["{{seed}}"], load-interval = 200ms }
+                  ng.listen = [{{(ng ? $"\"{_ng[i]}\"" : "")}}]
                 }
                 """)
                 .WithFallback(RelayMembership.Hocon("actor-relay", [seed], "relay"))
@@ -73,6 +81,26 @@ public sealed class RelayClusterSpecs : TestKit
             Assert.All(_nodes, n => Assert.Equal(3, RelayMembership.UsableRelayNodes(n, "relay").Count)); // every entry point sees all three
         }, Wait, TimeSpan.FromMilliseconds(200));
         return entry;
+    }
+
+    /// <summary>Cuts node <paramref name="index"/> off from the others (both ways, as a network partition would).</summary>
+    private async Task CutOffAsync(int index)
+    {
+        var cut = Akka.Cluster.Cluster.Get(_nodes[index]).SelfAddress;
+        foreach (var (system, i) in _nodes.Select((n, i) => (n, i)).Where(n => n.i != index))
+        {
+            var other = Akka.Cluster.Cluster.Get(system).SelfAddress;
+            await Transport(system).ManagementCommand(new Akka.Remote.Transport.SetThrottle(cut, Akka.Remote.Transport.ThrottleTransportAdapter.Direction.Both, Akka.Remote.Transport.Blackhole.Instance));
+            await Transport(_nodes[index]).ManagementCommand(new Akka.Remote.Transport.SetThrottle(other, Akka.Remote.Transport.ThrottleTransportAdapter.Direction.Both, Akka.Remote.Transport.Blackhole.Instance));
+        }
+        static Akka.Remote.RemoteTransport Transport(ActorSystem system) => ((Akka.Remote.IRemoteActorRefProvider)((ExtendedActorSystem)system).Provider).Transport;
+    }
+
+    private static int FreeUdpPort(string host)
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        s.Bind(new IPEndPoint(IPAddress.Parse(host), 0));
+        return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
     private static string HostOf(ChannelOpened o) => o.Left.Address; // each node binds and advertises its own address
@@ -128,6 +156,10 @@ public sealed class RelayClusterSpecs : TestKit
         Assert.NotNull(status.Cluster);
         Assert.Equal("relay", status.Cluster!.Role);
         Assert.Equal(3, status.Cluster.Members.Count(m => m.Status == "Up" && m.Roles.Contains("relay")));
+        // each member's last published load: channels, room, relayed packets/s and relay-loop CPU
+        Assert.All(status.Cluster.Members, m => Assert.Equal(m.Address, m.Load?.Node));
+        Assert.All(status.Cluster.Members, m => Assert.True(m.Load!.Capacity > 0 && m.Load.PacketsPerSecond >= 0 && m.Load.RelayLoopCpuPercent is >= 0 and <= 100));
+        if (ActorRelay.RelayLoops.LinuxUdp.Supported) Assert.NotEmpty(status.RelayLoopCpuMilliseconds!);
 
         // close through the entry point: it finds the channel on its node
         supervisor.Send(entryB, new CloseChannel("spread-8"));
@@ -191,6 +223,104 @@ public sealed class RelayClusterSpecs : TestKit
         Assert.DoesNotContain(list, c => c.Channel.Path.Address.Host == Hosts[1]);
         var more = await OpenAsync(entry, supervisor.Ref, "after-loss", 10);
         Assert.All(more, o => Assert.Equal(Hosts[0], HostOf(o)));
+    }
+
+    private static BDictionary Ng(NgTestClient client, string command, string callId, params (string Key, BValue? Value)[] more) =>
+        client.Request(BDictionary.Of([("command", command), ("call-id", callId), .. more]));
+
+    private static string Text(BDictionary reply, string key) => reply[key] is BString s ? s.Text : "";
+
+    private static string SdpHost(string sdp) => System.Text.RegularExpressions.Regex.Match(sdp, @"c=IN IP4 ([0-9.]+)").Groups[1].Value;
+
+    private static string Sdp(int port) =>
+        $"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\n";
+
+    [Fact]
+    public async Task An_ng_call_offered_through_one_node_is_answered_queried_and_deleted_through_the_others()
+    {
+        var entry = await StartClusterAsync([0, 0, 0], (1700, 1799), ng: true);
+        using var a = new NgTestClient(_ng[0]);
+        using var b = new NgTestClient(_ng[1]);
+        using var c = new NgTestClient(_ng[2]);
+
+        // three calls offered through the first node: their channels land on the node with the most room
+        var hosts = new Dictionary<string, string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var offer = Ng(a, "offer", $"any-{i}", ("from-tag", "a"), ("sdp", Sdp(4000 + 2 * i)));
+            Assert.True(Text(offer, "result") == "ok", offer.ToString());
+            hosts[$"any-{i}"] = SdpHost(Text(offer, "sdp"));
+        }
+        Output.WriteLine("calls on " + string.Join(", ", hosts.Select(h => $"{h.Key} {h.Value}")));
+        var list = await entry.Ask<ChannelList>(ListChannels.Instance, Wait);
+        Assert.Equal(6, list.Channels.Count(ch => ch.ChannelId.StartsWith("any-", StringComparison.Ordinal))); // RTP and RTCP of each
+
+        // the answers through the second node find each call in the first node's book: the reply is the call's
+        foreach (var (callId, host) in hosts)
+        {
+            var answer = Ng(b, "answer", callId, ("from-tag", "a"), ("to-tag", "b"), ("sdp", Sdp(5000)));
+            Assert.True(Text(answer, "result") == "ok", answer.ToString());
+            Assert.Equal(host, SdpHost(Text(answer, "sdp"))); // the callee's side of the same call, on the same node
+        }
+        // the second node's book did not make calls of its own out of them: a query through the third finds the call
+        var query = Ng(c, "query", "any-0");
+        Assert.True(Text(query, "result") == "ok", query.ToString());
+        Assert.NotNull(query["tags"]);
+        // a call no node knows is unknown through any node
+        Assert.Equal("Unknown call-id", Text(Ng(c, "query", "nobody's"), "error-reason"));
+
+        // a delete through the second node closes the call's channels wherever they are
+        var delete = Ng(b, "delete", "any-1", ("from-tag", "a"));
+        Assert.True(Text(delete, "result") == "ok", delete.ToString());
+        Assert.Null(delete["warning"]);
+        await AwaitAssertAsync(async () =>
+        {
+            var after = await entry.Ask<ChannelList>(ListChannels.Instance, Wait);
+            Assert.DoesNotContain(after.Channels, ch => ch.ChannelId.StartsWith("any-1/", StringComparison.Ordinal));
+            Assert.Equal(4, after.Channels.Count(ch => ch.ChannelId.StartsWith("any-", StringComparison.Ordinal)));
+        }, Wait, TimeSpan.FromMilliseconds(100));
+        // and the call is gone from the first node's book too
+        Assert.Equal("Unknown call-id", Text(Ng(a, "query", "any-1"), "error-reason"));
+    }
+
+    [Fact]
+    public async Task A_supervisor_client_hears_exactly_the_lost_nodes_channels_lost_within_10_s()
+    {
+        var entry = await StartClusterAsync([0, 0, 0], (1800, 1899), crashable: [false, true, false], cuttable: true);
+        // a supervisor's client in the first node's system, driving the cluster through its entry point
+        var clientActor = _nodes[0].ActorOf(RelayClientActor.Props(new RelayClientOptions
+        {
+            NodeAddress = Akka.Cluster.Cluster.Get(_nodes[0]).SelfAddress.ToString(), NodeName = "placement",
+        }), "relay-client");
+        var client = new RelayClient(clientActor);
+        var events = CreateTestProbe(_nodes[0]);
+        clientActor.Tell(new RelayClientActor.ForwardEvents(events.Ref));
+
+        var opened = new List<ChannelOpened>();
+        for (var i = 0; i < 30; i++) opened.Add(await client.OpenAsync(new OpenChannel($"client-{i}")));
+        var onSecond = opened.Where(o => HostOf(o) == Hosts[1]).Select(o => o.ChannelId).ToHashSet();
+        Output.WriteLine($"{onSecond.Count} of {opened.Count} channels on {Hosts[1]}");
+        Assert.InRange(onSecond.Count, 5, 15);
+
+        // the second node is cut off (no word from it any more, as when it crashes or its network fails): the client
+        // reports each of its channels lost, and no other
+        var started = DateTime.UtcNow;
+        await CutOffAsync(1);
+        var lost = new HashSet<string>();
+        while (lost.Count < onSecond.Count)
+        {
+            var e = await events.ExpectMsgAsync<IChannelEvent>(TimeSpan.FromSeconds(10) - (DateTime.UtcNow - started));
+            var l = Assert.IsType<ChannelLost>(e);
+            Assert.Contains(l.ChannelId, onSecond);
+            lost.Add(l.ChannelId);
+        }
+        Output.WriteLine($"{lost.Count} channels lost after {(DateTime.UtcNow - started).TotalSeconds:0.0} s");
+
+        // the cluster-wide list no longer has them, and has every other one
+        var list = await client.ListAsync();
+        Assert.Equal(opened.Select(o => o.ChannelId).Except(onSecond).Order(StringComparer.Ordinal),
+            list.Channels.Select(c => c.ChannelId).Order(StringComparer.Ordinal));
+        await events.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(500)); // nothing of the others is lost
     }
 
     protected override void AfterAll()

@@ -42,6 +42,7 @@ public sealed class ProtocolSerializationSpecs(ITestOutputHelper output)
         [new Subscribed("c")], [new Subscribed(null)], [new Unsubscribed(null)],
         [new SideLatched("c", Protocol.Side.Left, Left)], [new SourceChanged("c", Protocol.Side.Left, Left, Right)],
         [new ChannelTimedOut("c", CloseReason.SetupTimeout, TimeSpan.FromSeconds(30))],
+        [new LocateNgCall("a84b4c76e66710@pc33.example.com")], [new NgCallLocated("a84b4c76e66710@pc33.example.com", true)],
         [new RuntimeStats(1234.5, 1, 2, 3, 4.5, 1 << 30, 1 << 27, 2)], [new RuntimeStats(1, 0, 0, 0, 0, 0, 0, 2, 12_345_678)],
     };
 
@@ -75,6 +76,13 @@ public sealed class ProtocolSerializationSpecs(ITestOutputHelper output)
         var page = Assert.IsType<ChannelList>(RoundTrip(new ChannelList([new ChannelSummary("c", ChannelState.Open, Left, Right, channel)], "c")));
         Assert.Equal("c", page.NextAfter);
         Assert.Equal(new ListChannelsFor(channel, "c", 7), RoundTrip(new ListChannelsFor(channel, "c", 7)));
+
+        // an NG request and its reply cross as their bencoded bytes
+        var forward = Assert.IsType<ForwardNgCommand>(RoundTrip(new ForwardNgCommand("call", "d7:command5:querye"u8.ToArray())));
+        Assert.Equal("call", forward.CallId);
+        Assert.Equal("d7:command5:querye"u8.ToArray(), forward.Body);
+        var forwarded = Assert.IsType<ForwardedNgReply>(RoundTrip(new ForwardedNgReply("call", "d6:result2:oke"u8.ToArray())));
+        Assert.Equal("d6:result2:oke"u8.ToArray(), forwarded.Reply);
 
         var status = Assert.IsType<NodeStatus>(RoundTrip(new NodeStatus(1, 9744, 5,
             new Dictionary<CloseReason, long> { [CloseReason.Requested] = 4 }, new Dictionary<RejectReason, long> { [RejectReason.Capacity] = 2 }, 100, 102, "socket")));
