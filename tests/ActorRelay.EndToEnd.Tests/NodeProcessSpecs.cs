@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Configuration;
 using ActorRelay.Protocol;
+using Npgsql;
 using Xunit;
 
 namespace ActorRelay.EndToEnd.Tests;
@@ -256,13 +257,80 @@ public sealed class NodeProcessSpecs
     public async Task After_a_restart_the_node_brings_its_channels_back_and_media_flows_without_new_signalling(string how)
     {
         var data = Directory.CreateTempSubdirectory("actorrelay-data");
+        try
+        {
+            await RestartWithChannelsAndMedia(data.FullName, how);
+            Assert.Single(Directory.EnumerateFiles(data.FullName, "actorrelay-*.db")); // the embedded SQLite journal
+        }
+        finally { data.Delete(recursive: true); }
+    }
+
+    /// <summary>A PostgreSQL connection string; with it set, the restart test also runs with the journal there.</summary>
+    private const string PostgresVariable = "ACTORRELAY_TEST_POSTGRES";
+
+    /// <summary>
+    /// Optional (skipped unless a second database is named, under CI too). The node gets PostgreSQL through a --config
+    /// file alone (provider-name and connection-string of the journal and the snapshot store, as the README says);
+    /// each run makes a schema of its own (the connection's search path), dropped at the end.
+    /// </summary>
+    [SkippableFact]
+    public async Task With_the_journal_on_PostgreSQL_a_killed_node_brings_its_channels_back_and_media_flows_without_new_signalling()
+    {
+        var connection = Environment.GetEnvironmentVariable(PostgresVariable);
+        Skip.If(string.IsNullOrWhiteSpace(connection),
+            $"optional: set {PostgresVariable} to a PostgreSQL connection string whose user may create a schema " +
+            "(e.g. Host=127.0.0.1;Port=5432;Database=relay;Username=relay;Password=...) to run it");
+
+        var schema = $"actorrelay_test_{Guid.NewGuid():N}";
+        await Postgres(connection!, $"CREATE SCHEMA {schema}");
+        var data = Directory.CreateTempSubdirectory("actorrelay-data");
+        try
+        {
+            var database = Quote(new NpgsqlConnectionStringBuilder(connection) { SearchPath = schema }.ConnectionString);
+            var config = Path.Combine(data.FullName, "postgres.conf");
+            File.WriteAllText(config, $$"""
+                akka.persistence.journal.sql { provider-name = "PostgreSQL.15", connection-string = {{database}} }
+                akka.persistence.snapshot-store.sql { provider-name = "PostgreSQL.15", connection-string = {{database}} }
+                """);
+
+            await RestartWithChannelsAndMedia(data.FullName, "kill", "--config", config);
+
+            // the journal was PostgreSQL's, not the embedded SQLite file: its tables are in the run's schema, with records
+            Assert.Empty(Directory.EnumerateFiles(data.FullName, "*.db"));
+            Assert.True(await Postgres(connection!, $"SELECT (SELECT count(*) FROM {schema}.journal) + (SELECT count(*) FROM {schema}.snapshot)") > 0,
+                "nothing was recorded in PostgreSQL");
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+            await Postgres(connection!, $"DROP SCHEMA {schema} CASCADE");
+        }
+    }
+
+    private static async Task<long> Postgres(string connection, string sql)
+    {
+        await using var db = new NpgsqlConnection(connection);
+        await db.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, db);
+        return await command.ExecuteScalarAsync() is long n ? n : 0;
+    }
+
+    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    /// <summary>
+    /// A node on <paramref name="data"/> opens three channels with media flowing and has written its journal; it is
+    /// killed (SIGKILL) or stopped with --keep-channels (SIGTERM); the next start brings them back: media flows at once
+    /// without new signalling, and the channels are listed with their ports and latches.
+    /// </summary>
+    private static async Task RestartWithChannelsAndMedia(string data, string how, params string[] config)
+    {
         using var supervisor = ActorSystem.Create("sip-server", ConfigurationFactory.ParseString(
             "akka.actor.provider = remote\nakka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }").WithFallback(RelayProtocolSerializer.Config));
         var clients = new List<(Socket A, Socket B, ChannelOpened Channel)>();
         try
         {
             var keep = how.Contains("--keep-channels");
-            using (var first = PersistentNode(data.FullName, keep ? ["--keep-channels"] : []))
+            using (var first = PersistentNode(data, [.. config, .. keep ? ["--keep-channels"] : Array.Empty<string>()]))
             {
                 var node = await NodeRef(supervisor, first);
                 for (var i = 0; i < 3; i++)
@@ -285,7 +353,7 @@ public sealed class NodeProcessSpecs
                 else first.Dispose(); // kill -9: no chance to drain or to record anything more
             }
 
-            using var second = PersistentNode(data.FullName);
+            using var second = PersistentNode(data, config);
             var restarted = await NodeRef(supervisor, second);
             Assert.True(second.Output.Contains("Channel call-0 restored"), second.Output);
             foreach (var (a, b, ch) in clients) Talk(a, b, ch, latch: false); // the latches came back: no new packets needed first
@@ -301,7 +369,6 @@ public sealed class NodeProcessSpecs
         {
             foreach (var (a, b, _) in clients) { a.Dispose(); b.Dispose(); }
             await supervisor.Terminate();
-            data.Delete(recursive: true);
         }
     }
 
