@@ -25,6 +25,20 @@ internal abstract class RelayUnderTest : IAsyncDisposable
     /// <summary>The relay loops' lag histogram (cumulative buckets) where the relay exports it (ActorRelay with --loop-lag), else null.</summary>
     public virtual Task<LoopLag?> LoopLagAsync() => Task.FromResult<LoopLag?>(null);
 
+    /// <summary>Packets the relay dropped so far, by reason, over every channel; null when the relay cannot tell.</summary>
+    public virtual Task<IReadOnlyDictionary<DropReason, long>?> DropsAsync() => Task.FromResult<IReadOnlyDictionary<DropReason, long>?>(null);
+
+    /// <summary>The drops of the channels bench-0 .. bench-(n-1) on an ActorRelay node, summed by reason.</summary>
+    protected static async Task<IReadOnlyDictionary<DropReason, long>?> SumDrops(IActorRef node, int channels)
+    {
+        var drops = new Dictionary<DropReason, long>();
+        for (var i = 0; i < channels; i++)
+            if (await node.Ask<object>(new GetChannel($"bench-{i}"), TimeSpan.FromSeconds(10)) is ChannelSnapshot c)
+                foreach (var (reason, n) in c.Left.Dropped.Concat(c.Right.Dropped))
+                    drops[reason] = drops.GetValueOrDefault(reason) + n;
+        return drops;
+    }
+
     /// <summary>CPU time of the relay process (user + system), from /proc.</summary>
     public virtual double CpuMilliseconds()
     {
@@ -122,6 +136,7 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
     public static int MaxIdleChannels { get; set; }
 
     private IActorRef? _node;
+    private int _channels;
 
     /// <summary>Each node records its channels (relay.persistence, on in the node process) in a data directory of its own, deleted after.</summary>
     private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("actorrelay-bench-data");
@@ -145,6 +160,7 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
         Process = Launch("dotnet", [nodeDll ?? Paths.NodeDll, "--transport", _transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
                 "--log-level", "warning"], env, "All set.");
         if (relay == "socket-metrics" && metricsPort is { } scraped) _ = ScrapeAsync($"http://127.0.0.1:{scraped}/metrics", _scraping.Token);
+        _channels = channels;
         _node = await generator.ActorSelection($"akka.tcp://actor-relay@127.0.0.1:{remotePort}/user/relay").ResolveOne(TimeSpan.FromSeconds(10));
         var answers = await Task.WhenAll(Enumerable.Range(0, channels).Select(i =>
             _node.Ask<object>(new OpenChannel($"bench-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(30))));
@@ -168,6 +184,8 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
     public override async Task<RuntimeStats?> RuntimeAsync() =>
         await _node!.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(10));
 
+    public override Task<IReadOnlyDictionary<DropReason, long>?> DropsAsync() => SumDrops(_node!, _channels);
+
     public override async ValueTask DisposeAsync()
     {
         await _scraping.CancelAsync();
@@ -188,6 +206,7 @@ internal sealed class InProcessActorRelay(string transport, int portMin) : Relay
 {
     private ActorSystem? _system;
     private IActorRef? _node;
+    private int _channels;
 
     public override string Name => $"actorrelay-{transport}-in-process";
     public override int Pid => Environment.ProcessId;
@@ -196,6 +215,7 @@ internal sealed class InProcessActorRelay(string transport, int portMin) : Relay
 
     public override async Task<IReadOnlyList<(int Left, int Right)>> StartAsync(int channels)
     {
+        _channels = channels;
         var portMax = portMin + 2 * Math.Max(channels, ActorRelayNode.MaxIdleChannels) + 99;
         var config = Akka.Configuration.ConfigurationFactory.ParseString($$"""
             relay { transport = {{transport}}, bind-address = "127.0.0.1", ports { min = {{portMin}}, max = {{portMax}} }
@@ -213,6 +233,8 @@ internal sealed class InProcessActorRelay(string transport, int portMin) : Relay
 
     public override async Task<RuntimeStats?> RuntimeAsync() =>
         await _node!.Ask<RuntimeStats>(GetRuntimeStats.Instance, TimeSpan.FromSeconds(10));
+
+    public override Task<IReadOnlyDictionary<DropReason, long>?> DropsAsync() => SumDrops(_node!, _channels);
 
     public override async ValueTask DisposeAsync()
     {
