@@ -15,13 +15,16 @@ internal sealed record StreamResult(
     int Channels, int PacketsPerSecondPerDirection, double Seconds,
     long Sent, long Received, long Reordered, long SendErrors, double OfferedPps, double DeliveredPps, double LossPercent,
     double P50Ms, double P99Ms, double P999Ms, double MaxMs,
+    double ArrivalP50Ms, double ArrivalP99Ms, double ArrivalP999Ms, double ArrivalMaxMs,
     double SendLagMaxMs, double SendLagP99Ms, bool GeneratorLimited,
     double MeasuredSeconds, double GeneratorCpuMs, double RelayCpuMs);
 
 /// <summary>
 /// Two clients per channel, each one UDP socket that sends and receives on one port (as NATed clients do),
 /// streaming RTP-like packets both ways at a fixed rate. Each packet carries a sequence number and its send
-/// time; the receiver records one-way latency in an HdrHistogram.
+/// time; the receiver records one-way latency in an HdrHistogram, twice: until the generator read the packet, and until
+/// the packet arrived in the client's socket (the kernel's receive time, SO_TIMESTAMPNS). The second is the relay's
+/// path alone: a generator that was itself descheduled reads late, and the first counts that against the relay.
 /// <para>One thread does everything, on the caller's thread: it sends each client's packets on schedule and,
 /// between sends, waits on every client socket at once with epoll (a nanosecond timeout up to the next send),
 /// reading with <c>recvmmsg</c>. No locks, no thread hand-offs, nothing allocated per packet: the generator uses
@@ -41,12 +44,14 @@ internal sealed unsafe class LoadGenerator : IDisposable
     private readonly byte* _buffers;
     private readonly MMsgHdr* _rx;
     private readonly IoVec* _iov;
+    private readonly byte* _controls;  // per receive slot: the kernel's receive time of the datagram
     private readonly ushort[] _seq, _lastSeq;
     private readonly bool[] _haveSeq;
     private readonly int[] _heard;
     private readonly int _epoll;
     private readonly bool _nanosecondWait;
     private readonly LongHistogram _latency = new(TimeSpan.TicksPerSecond * 10, 3);
+    private readonly LongHistogram _arrival = new(TimeSpan.TicksPerSecond * 10, 3);
     private readonly LongHistogram _lag = new(TimeSpan.TicksPerSecond * 10, 3);
     private bool _recording;
     private long _received, _reordered, _sendErrors;
@@ -81,19 +86,21 @@ internal sealed unsafe class LoadGenerator : IDisposable
         _lastSeq = new ushort[n];
         _haveSeq = new bool[n];
         _heard = new int[n];
-        _memory = (byte*)NativeMemory.AllocZeroed((nuint)(n * (_size + 16) + MaxEvents * 16 + Batch * (BufferSize + sizeof(MMsgHdr) + sizeof(IoVec)) + 64));
+        _memory = (byte*)NativeMemory.AllocZeroed((nuint)(n * (_size + 16) + MaxEvents * 16 + Batch * (BufferSize + sizeof(MMsgHdr) + sizeof(IoVec) + TimestampControlSize) + 64));
         _packets = _memory;
         _targets = _packets + n * _size;
         _events = _targets + n * 16;
         _rx = (MMsgHdr*)(_events + MaxEvents * 16);
         _iov = (IoVec*)(_rx + Batch);
-        _buffers = (byte*)(_iov + Batch);
+        _controls = (byte*)(_iov + Batch);
+        _buffers = _controls + Batch * TimestampControlSize;
         for (var i = 0; i < Batch; i++)
         {
             _iov[i].Base = _buffers + i * BufferSize;
             _iov[i].Length = BufferSize;
             _rx[i].Header.Iov = &_iov[i];
             _rx[i].Header.IovLength = 1;
+            _rx[i].Header.Control = _controls + i * TimestampControlSize;
         }
         _epoll = epoll_create1(EPOLL_CLOEXEC);
         if (_epoll < 0) throw new SocketException(Errno());
@@ -102,6 +109,7 @@ internal sealed unsafe class LoadGenerator : IDisposable
             var relayPort = i % 2 == 0 ? channels[i / 2].Left : channels[i / 2].Right;
             var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
             s.Bind(new IPEndPoint(IPAddress.Loopback, clientPortMin + i));
+            s.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [1, 0, 0, 0]);
             _sockets[i] = s;
             _fds[i] = (int)s.SafeHandle.DangerousGetHandle();
             if (EpollControl(_epoll, EPOLL_CTL_ADD, _fds[i], (ulong)i) != 0) throw new SocketException(Errno());
@@ -191,11 +199,13 @@ internal sealed unsafe class LoadGenerator : IDisposable
         var measured = (Stopwatch.GetTimestamp() - recordingStarted) / (double)Stopwatch.Frequency;
         _recording = false;
         double Ms(double percentile) => _latency.GetValueAtPercentile(percentile) / (double)TimeSpan.TicksPerMillisecond;
+        double ArrivalMs(double percentile) => _arrival.GetValueAtPercentile(percentile) / (double)TimeSpan.TicksPerMillisecond;
         var lagMax = _lag.GetMaxValue() / (double)TimeSpan.TicksPerMillisecond;
         var lagP99 = _lag.GetValueAtPercentile(99) / (double)TimeSpan.TicksPerMillisecond;
         return new StreamResult(_sockets.Length / 2, pps, seconds, sent, _received, _reordered, _sendErrors,
             sent / seconds, _received / seconds, sent == 0 ? 0 : Math.Max(0, 100.0 * (sent - _received) / sent),
             Ms(50), Ms(99), Ms(99.9), _latency.GetMaxValue() / (double)TimeSpan.TicksPerMillisecond,
+            ArrivalMs(50), ArrivalMs(99), ArrivalMs(99.9), _arrival.GetMaxValue() / (double)TimeSpan.TicksPerMillisecond,
             lagMax, lagP99, GeneratorLimited: lagP99 > 1000.0 / pps / 2, measured, cpu, relayCpu);
     }
 
@@ -218,6 +228,7 @@ internal sealed unsafe class LoadGenerator : IDisposable
     private void Reset()
     {
         _latency.Reset();
+        _arrival.Reset();
         _lag.Reset();
         _received = _reordered = _sendErrors = 0;
     }
@@ -227,6 +238,7 @@ internal sealed unsafe class LoadGenerator : IDisposable
         var packet = _packets + client * _size;
         BinaryPrimitives.WriteUInt16BigEndian(new Span<byte>(packet + 2, 2), _seq[client]++);
         BinaryPrimitives.WriteInt64LittleEndian(new Span<byte>(packet + 12, 8), timestamp);
+        BinaryPrimitives.WriteInt64LittleEndian(new Span<byte>(packet + 20, 8), RealtimeNs());
         if (sendto(_fds[client], packet, (nuint)_size, MSG_DONTWAIT, _targets + client * 16, 16) < 0 && _recording) _sendErrors++;
     }
 
@@ -269,13 +281,17 @@ internal sealed unsafe class LoadGenerator : IDisposable
 
     private void Receive(int client)
     {
-        for (var i = 0; i < Batch; i++) _rx[i].Header.Flags = 0;
+        for (var i = 0; i < Batch; i++)
+        {
+            _rx[i].Header.Flags = 0;
+            _rx[i].Header.ControlLength = TimestampControlSize;
+        }
         var n = recvmmsg(_fds[client], _rx, Batch, MSG_DONTWAIT, null);
         var now = Stopwatch.GetTimestamp();
         for (var i = 0; i < n; i++)
         {
-            if (_rx[i].Length < 24) continue;
-            var data = new ReadOnlySpan<byte>(_buffers + i * BufferSize, 24);
+            if (_rx[i].Length < 28) continue;
+            var data = new ReadOnlySpan<byte>(_buffers + i * BufferSize, 28);
             _heard[client]++;
             var sentAt = BinaryPrimitives.ReadInt64LittleEndian(data[12..]);
             if (sentAt >= Volatile.Read(ref _resumeSince) && _resumedAt is { } resumed && resumed[client] == 0) Volatile.Write(ref resumed[client], now);
@@ -285,7 +301,21 @@ internal sealed unsafe class LoadGenerator : IDisposable
             else { _lastSeq[client] = seq; _haveSeq[client] = true; }
             _received++;
             Record(_latency, (now - sentAt) * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
+            if (ArrivedAtNs(i) is var arrived and > 0)
+                Record(_arrival, (arrived - BinaryPrimitives.ReadInt64LittleEndian(data[20..])) / 100);
         }
+    }
+
+    /// <summary>The wall clock in ns since the epoch: the clock of the kernel's receive times.</summary>
+    private static long RealtimeNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+
+    /// <summary>The kernel's receive time of datagram <paramref name="i"/> of the last recvmmsg, in ns since the epoch; 0 if absent.</summary>
+    private long ArrivedAtNs(int i)
+    {
+        if (_rx[i].Header.ControlLength < TimestampControlSize) return 0;
+        var cmsg = _controls + i * TimestampControlSize;
+        if (*(int*)(cmsg + 8) != SOL_SOCKET || *(int*)(cmsg + 12) != SO_TIMESTAMPNS) return 0;
+        return *(long*)(cmsg + 16) * 1_000_000_000 + *(long*)(cmsg + 24);
     }
 
     /// <summary>CPU time (user + system) of the calling thread, from /proc/thread-self/stat.</summary>

@@ -98,12 +98,17 @@ async Task<Measured> Measure(RelayUnderTest relay, LoadGenerator gen, int pps, d
     // generator: what the start-up costs (the latching packets' one-time drop summaries, first-use compiling) is not
     // counted per streamed packet.
     Task<RuntimeStats?>? runtimeAtWindow = null;
-    var r = gen.Stream(pps, seconds, warmup, () =>
+    // The generator runs on a thread of its own, for every relay alike. After an await (a node opened over Akka.Remote)
+    // this method continues on a thread-pool worker, while a relay started without one (the C reference) kept the main
+    // thread: the generator then streamed on a pool worker for one relay and not for the other, and a pool worker shares
+    // its cores with the pool's spinning idle workers (measured 2026-11-30: 13,240 preemptions and 1.0 s run-queue wait
+    // in 8 s on a worker, against 2,671 and 0.48 s on the main thread; its schedule lag p99 11-92 ms against 0.5-12 ms).
+    var r = await Task.Factory.StartNew(() => gen.Stream(pps, seconds, warmup, () =>
     {
         if (quota is not null) throttling.Add(quota.Stat());
         runtimeAtWindow ??= relay.RuntimeAsync();
         return relay.CpuMilliseconds();
-    });
+    }), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     var rt0 = runtimeAtWindow is null ? null : await runtimeAtWindow;
     // sampled over the warm-up and the window: packets counted in the window, scaled to both at the same rate
     allocations?.StopAndPrint((long)(r.Received * (seconds + warmup) / seconds), "packet");
@@ -313,7 +318,8 @@ internal sealed record StreamRow(
     double generator_cpu_pct, double generator_send_lag_p99_ms, bool generator_limited, long generator_send_errors,
     int? relay_cpu_quota_pct = null, double? competitor_cpu_pct = null,
     long? loop_wakeups = null, double? loop_lag_p99_ms = null, double? loop_lag_p999_ms = null, long? loop_wakeups_over_5ms = null,
-    int? gc_gen2_collections = null, double? throttled_periods_pct = null, double? throttled_ms = null)
+    int? gc_gen2_collections = null, double? throttled_periods_pct = null, double? throttled_ms = null,
+    double? arrival_p50_ms = null, double? arrival_p99_ms = null, double? arrival_p999_ms = null, double? arrival_max_ms = null)
 {
     public static StreamRow Of(string relay, int round, Measured m, int? quota = null)
     {
@@ -331,7 +337,8 @@ internal sealed record StreamRow(
             quota, m.CompetitorCpuPct is { } c ? Math.Round(c, 1) : null,
             lag?.Count, lag is null ? null : Math.Round(lag.QuantileMs(0.99), 3), lag is null ? null : Math.Round(lag.QuantileMs(0.999), 3), lag?.Above(5),
             a is null ? null : b!.Gen2Collections - a.Gen2Collections,
-            m.Throttling?.ThrottledPercent, m.Throttling?.ThrottledMilliseconds);
+            m.Throttling?.ThrottledPercent, m.Throttling?.ThrottledMilliseconds,
+            Math.Round(r.ArrivalP50Ms, 3), Math.Round(r.ArrivalP99Ms, 3), Math.Round(r.ArrivalP999Ms, 3), Math.Round(r.ArrivalMaxMs, 3));
     }
 }
 
@@ -361,15 +368,21 @@ internal static class Summary
             Console.WriteLine();
             var cP99 = c is null ? double.NaN : Median(c.Select(r => r.p99_ms));
             var cP999 = c is null ? double.NaN : Median(c.Select(r => r.p999_ms));
-            Console.WriteLine($"| relay ({byRelay[0].First().channels} channels, medians of {byRelay[0].Count()}) | CPU µs/packet | × C | p50 ms | p99 ms | p99 × C | p99.9 ms | p99.9 × C | loss % | GC | alloc B/packet | generator CPU % | loop lag p99 / p99.9 ms | wake-ups > 5 ms | throttled periods % / ms |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            var cArrivalP99 = c is null ? double.NaN : Median(c.Select(r => r.arrival_p99_ms ?? double.NaN));
+            var cArrivalP999 = c is null ? double.NaN : Median(c.Select(r => r.arrival_p999_ms ?? double.NaN));
+            // p50/p99/p99.9: until the generator read each packet; "arrived": until it was in the client's socket (the relay's path alone)
+            Console.WriteLine($"| relay ({byRelay[0].First().channels} channels, medians of {byRelay[0].Count()}) | CPU µs/packet | × C | p50 ms | p99 ms | p99 × C | p99.9 ms | p99.9 × C | arrived p99 ms | × C | arrived p99.9 ms | × C | loss % | GC | alloc B/packet | generator CPU % | loop lag p99 / p99.9 ms | wake-ups > 5 ms | throttled periods % / ms |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var g in byRelay)
             {
                 var cpu = Median(g.Select(r => r.cpu_us_per_packet));
                 var p99 = Median(g.Select(r => r.p99_ms));
                 var p999 = Median(g.Select(r => r.p999_ms));
                 Console.WriteLine($"| {g.Key} | {cpu:F2} | {cpu / cCpu:F2} | {Median(g.Select(r => r.p50_ms)):F2} | {p99:F2} | {p99 / cP99:F2} | " +
-                                  $"{p999:F2} | {p999 / cP999:F2} | {Median(g.Select(r => r.loss_pct)):F3} | " +
+                                  $"{p999:F2} | {p999 / cP999:F2} | " +
+                                  $"{Median(g.Select(r => r.arrival_p99_ms ?? double.NaN)):F2} | {Median(g.Select(r => r.arrival_p99_ms ?? double.NaN)) / cArrivalP99:F2} | " +
+                                  $"{Median(g.Select(r => r.arrival_p999_ms ?? double.NaN)):F2} | {Median(g.Select(r => r.arrival_p999_ms ?? double.NaN)) / cArrivalP999:F2} | " +
+                                  $"{Median(g.Select(r => r.loss_pct)):F3} | " +
                                   $"{(g.First().gc_collections is null ? "—" : Median(g.Select(r => (double)r.gc_collections!.Value)).ToString("F0"))} | " +
                                   $"{(g.First().alloc_bytes_per_packet is null ? "—" : Median(g.Select(r => r.alloc_bytes_per_packet!.Value)).ToString("F1"))} | " +
                                   $"{Median(g.Select(r => r.generator_cpu_pct)):F0} | " +
