@@ -19,7 +19,10 @@ namespace ActorRelay.Bench;
 /// per second from the first offer to the last answer's reply, and the relay's CPU per call; then every call is
 /// deleted (deletes per second);</item>
 /// <item>steady: offers paced at <c>--ng-rate</c> calls per second for <c>--ng-seconds</c>, each answered as soon as its
-/// offer's reply is in: reply times of offers and answers (p50/p99/max) and the rate achieved; then the calls are deleted.</item>
+/// offer's reply is in: reply times of offers and answers (p50/p99/max) and the rate achieved. Calls end too: once
+/// <c>--ng-live</c> calls (2,000) are up, each answered call deletes the oldest (calls of a few seconds, so the relays
+/// hold a bounded number of calls as a proxy's would, not 5,000 that never end: four sockets per call would pass the
+/// machine's 20,000 open files); the rest are deleted at the end.</item>
 /// </list>
 /// The client is one socket and one receiving thread; a request without a reply within 1 s is sent again with its
 /// cookie, as Kamailio does (counted: a retransmission is a reply time over 1 s).
@@ -37,16 +40,18 @@ internal static class NgSetupBench
         {
             foreach (var name in relays)
             {
-                using var relay = NgRelayProcess.Start(name, port++);
+                using var relay = NgRelayProcess.Start(name, port++, o.NodeEnvironment);
                 using var client = new NgLoadClient(relay.NgAddress);
                 if (o.NgWarmup > 0)
                 {
-                    client.Setup(o.NgWarmup, o.NgWindow, relay.CpuMilliseconds);   // not measured: a runtime's JIT warms up here
-                    client.DeleteAll(o.NgWindow);
+                    var warm = client.Setup(o.NgWarmup, o.NgWindow, relay.CpuMilliseconds);   // not measured: a runtime's JIT warms up here
+                    var cleared = client.DeleteAll(o.NgWindow);
+                    if (warm.Errors + cleared.Errors > 0)
+                        Console.WriteLine($"  {name} warm-up: {warm.Errors} setup errors, {cleared.Errors} delete errors; first: {warm.FirstError ?? cleared.FirstError}");
                 }
                 var setup = client.Setup(o.NgCalls, o.NgWindow, relay.CpuMilliseconds);
                 var deletes = client.DeleteAll(o.NgWindow);
-                var steady = client.Steady(o.NgRate, o.NgSeconds);
+                var steady = client.Steady(o.NgRate, o.NgSeconds, o.NgLive);
                 client.DeleteAll(o.NgWindow);
                 var row = new NgSetupRow(name, round, o.NgCalls, o.NgWindow,
                     Math.Round(setup.CallsPerSecond), Math.Round(setup.CpuMsPerCall * 1000, 1), setup.Errors, setup.Retransmissions,
@@ -101,10 +106,12 @@ internal sealed class NgRelayProcess : IDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _log = new();
+    private readonly DirectoryInfo? _data;
 
-    private NgRelayProcess(Process process, IPEndPoint ng)
+    private NgRelayProcess(Process process, IPEndPoint ng, DirectoryInfo? data)
     {
         _process = process;
+        _data = data;
         NgAddress = ng;
         process.ErrorDataReceived += (_, e) => { if (e.Data is { } l) Keep(l); };
         process.OutputDataReceived += (_, e) => { if (e.Data is { } l) Keep(l); };
@@ -120,7 +127,7 @@ internal sealed class NgRelayProcess : IDisposable
         while (_log.Count > 200) _log.TryDequeue(out _);
     }
 
-    public static NgRelayProcess Start(string name, int ngPort)
+    public static NgRelayProcess Start(string name, int ngPort, IReadOnlyDictionary<string, string>? nodeEnvironment = null)
     {
         var ng = new IPEndPoint(IPAddress.Loopback, ngPort);
         var psi = name switch
@@ -131,14 +138,20 @@ internal sealed class NgRelayProcess : IDisposable
                 "--timeout=600", "--silent-timeout=600"]),
             _ => throw new ArgumentException($"--ng-setup measures relays actorrelay and rtpengine, not {name}"),
         };
+        // A node journals its channels (the default): each round's node gets a data directory of its own, deleted after
+        // it. In the node's default directory, every round restored the channels a killed node of an earlier run left
+        // there: thousands of channels restored at start, holding ports and the node's channel limit.
+        var data = name == "actorrelay" ? Directory.CreateTempSubdirectory("actorrelay-ng-bench-data") : null;
         if (name == "actorrelay")
         {
+            psi.Environment["ACTORRELAY__PERSISTENCE__DATA_DIRECTORY"] = data!.FullName;
             psi.Environment["ACTORRELAY__PORTS__MIN"] = "10000";
             psi.Environment["ACTORRELAY__PORTS__MAX"] = "31999";
             psi.Environment["ACTORRELAY__NG__IDLE_TIMEOUT"] = "10m";
             psi.Environment["ACTORRELAY__NG__SETUP_TIMEOUT"] = "10m";
+            foreach (var (k, v) in nodeEnvironment ?? new Dictionary<string, string>()) psi.Environment[k] = v; // --node-env
         }
-        var relay = new NgRelayProcess(Process.Start(psi)!, ng);
+        var relay = new NgRelayProcess(Process.Start(psi)!, ng, data);
         using var probe = new NgLoadClient(ng);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (!probe.Ping())
@@ -176,6 +189,7 @@ internal sealed class NgRelayProcess : IDisposable
         }
         catch (InvalidOperationException) { }
         _process.Dispose();
+        try { _data?.Delete(recursive: true); } catch (IOException) { }
     }
 }
 
@@ -338,14 +352,17 @@ internal sealed class NgLoadClient : IDisposable
         return new Result(calls, calls / sw.Elapsed.TotalSeconds, 0, errors, retransmissions, firstError);
     }
 
-    /// <summary>Offers paced at <paramref name="rate"/> calls/s for <paramref name="seconds"/>, each answered when its offer's reply is in.</summary>
-    public Result Steady(int rate, double seconds)
+    /// <summary>Offers paced at <paramref name="rate"/> calls/s for <paramref name="seconds"/>, each answered when its offer's
+    /// reply is in; with <paramref name="live"/> calls up, each answered call deletes the oldest.</summary>
+    public Result Steady(int rate, double seconds, int live)
     {
         var calls = (int)(rate * seconds);
         NewCalls(calls);
         var offers = new LongHistogram(TimeSpan.TicksPerSecond * 10, 3);
         var answers = new LongHistogram(TimeSpan.TicksPerSecond * 10, 3);
         var completed = 0;
+        var deletesSent = 0;
+        var deleted = 0;
         var sent = 0;
         var sw = Stopwatch.StartNew();
         var pacer = new Thread(() =>
@@ -366,18 +383,28 @@ internal sealed class NgLoadClient : IDisposable
             }
         }) { IsBackground = true, Name = "ng offers" };
         pacer.Start();
-        var (errors, retransmissions, firstError) = Receive(() => completed == calls, (o, ticks) =>
+        var (errors, retransmissions, firstError) = Receive(() => completed == calls && deleted == deletesSent, (o, ticks) =>
         {
             var micros = ticks * 1_000_000 / Stopwatch.Frequency;
-            if (o.Kind == Kind.Offer)
+            switch (o.Kind)
             {
-                offers.RecordValue(micros);
-                Send(o.Call, Kind.Answer);
-                return;
+                case Kind.Offer:
+                    offers.RecordValue(micros);
+                    Send(o.Call, Kind.Answer);
+                    return;
+                case Kind.Delete:
+                    deleted++;
+                    return;
             }
             answers.RecordValue(micros);
             completed++;
+            if (live > 0 && completed > live)
+            {
+                Send(deletesSent, Kind.Delete); // the oldest call still up (calls complete roughly in order)
+                deletesSent++;
+            }
         });
+        _calls.RemoveRange(0, deletesSent); // what is left for DeleteAll
         pacer.Join();
         var elapsed = sw.Elapsed.TotalSeconds;
         double Ms(LongHistogram h, double p) => h.GetValueAtPercentile(p) / 1000.0;

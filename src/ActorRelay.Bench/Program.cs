@@ -410,7 +410,7 @@ internal static class Summary
 
 internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int Size, double Seconds, int Rounds, int IdleChannels, int[] Ramp,
     bool Overload = false, int? RelayCpu = null, bool InProcess = false, int? RelayCpuQuota = null, string? BaselineNode = null,
-    bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000,
+    bool NgSetup = false, int NgCalls = 4000, int NgWindow = 32, int NgRate = 1000, double NgSeconds = 5, int NgWarmup = 3000, int NgLive = 2000,
     double Soak = 0, double SoakInterval = 60, double SoakWarmupMinutes = 5, bool MallocInfo = false, int SoakPortBase = 10000,
     IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
     int Competitors = 0, bool LoopLag = false, int PortOffset = 0, double Warmup = 3,
@@ -454,6 +454,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--ng-warmup" => o with { NgWarmup = int.Parse(Next()) },
                 "--ng-window" => o with { NgWindow = int.Parse(Next()) },
                 "--ng-rate" => o with { NgRate = int.Parse(Next()) },
+                "--ng-live" => o with { NgLive = int.Parse(Next()) },
                 "--ng-seconds" => o with { NgSeconds = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                 "--soak" => o with { Soak = double.Parse(Next()) },
                 "--soak-interval" => o with { SoakInterval = double.Parse(Next()) },
