@@ -49,6 +49,10 @@ public sealed class RelayMetrics
         LoopLag = f.CreateHistogram("actorrelay_relay_loop_lag_seconds",
             "How late a relay loop serves the ready sockets of one wake-up: from epoll_wait's return to the last socket served.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.00001, 2, 16) }); // 10 µs .. 0.33 s
+        QueueDelay = f.CreateHistogram("actorrelay_relay_queue_delay_seconds",
+            $"How long a datagram waited in its socket's queue before a relay loop read it (the kernel's receive time to the read), " +
+            $"for one datagram in {RelayLoops.RelayLoop.QueueDelaySampling}.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.00001, 2, 16) }); // 10 µs .. 0.33 s
         _mos = f.CreateHistogram("actorrelay_call_mos", "MOS estimate of each side's RTP stream, recorded when a call ends.",
             new HistogramConfiguration { Buckets = [1, 1.5, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4, 4.5] });
         _jitter = f.CreateHistogram("actorrelay_call_jitter_seconds", "Interarrival jitter of each side's RTP stream, recorded when a call ends.",
@@ -67,6 +71,9 @@ public sealed class RelayMetrics
 
     /// <summary>Observed by the relay loops, once per wake-up.</summary>
     public Histogram LoopLag { get; }
+
+    /// <summary>Observed by the relay loops, for one datagram in <see cref="RelayLoops.RelayLoop.QueueDelaySampling"/>.</summary>
+    public Histogram QueueDelay { get; }
 
     /// <summary>Why the node does not serve new channels now, or null when it does (what /ready answers).</summary>
     public string? NotReadyBecause { get; private set; } = "starting";

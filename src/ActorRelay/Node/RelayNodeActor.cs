@@ -71,8 +71,9 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         if (settings.UsesRelayLoops)
         {
             _loops = new RelayLoopPool(settings.RelayLoopCount, settings.MaxDatagram, settings.MaxQueueDelay,
-                lag: settings.MetricsListen.Count > 0 ? metrics?.LoopLag : null, // the lag histogram is for /metrics only
-                nice: settings.RelayLoopNice);
+                lag: settings.MetricsListen.Count > 0 ? metrics?.LoopLag : null, // the loops' histograms are for /metrics only
+                nice: settings.RelayLoopNice,
+                queueDelay: settings.MetricsListen.Count > 0 ? metrics?.QueueDelay : null);
             if (_loops.PriorityProblem() is { } why) _log.Warning("{Problem} (relay.relay-loop-nice needs root or CAP_SYS_NICE)", why);
         }
         if (settings.PersistenceEnabled) Restoring();

@@ -66,6 +66,10 @@ internal sealed unsafe class RelayLoop : IDisposable
     private readonly long _maxQueueDelayNs;
     private readonly Func<long> _realtimeNs;
     private readonly Prometheus.Histogram? _lag;      // observed once per wake-up, when the node exports metrics
+    private readonly Prometheus.Histogram? _queueDelay; // observed for one datagram in QueueDelaySampling, when the node exports metrics
+    private uint _sampled;                  // datagrams counted for the queue delay's sampling (loop thread only)
+    /// <summary>One datagram in this many has its queue delay observed (a power of two).</summary>
+    public const int QueueDelaySampling = 16;
     private readonly int _nice;
     private readonly ManualResetEventSlim _prioritySet = new();
     private volatile int _tid;                       // the loop thread's kernel id, once it runs
@@ -77,10 +81,13 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <param name="realtimeNs">The wall clock the kernel's receive times are compared with, in ns since the epoch (tests inject one).</param>
     /// <param name="lag">Where the loop reports how late it served each wake-up's sockets (null: it does not measure).</param>
     /// <param name="nice">The nice value the loop's thread asks for (0: the process's own); see <see cref="PriorityProblem"/>.</param>
+    /// <param name="queueDelay">Where the loop reports how long datagrams waited in their socket's queue before it read them
+    /// (the kernel's receive time to the read; one datagram in <see cref="QueueDelaySampling"/>); null: it does not measure.</param>
     public RelayLoop(string name, int maxDatagram, TimeSpan maxQueueDelay = default, Func<long>? realtimeNs = null, Prometheus.Histogram? lag = null,
-        int nice = 0)
+        int nice = 0, Prometheus.Histogram? queueDelay = null)
     {
         _lag = lag;
+        _queueDelay = queueDelay;
         _nice = nice;
         if (!Supported) throw new PlatformNotSupportedException("the relay loop needs Linux on x64 or arm64");
         _stride = (maxDatagram + 1 + 7) & ~7;
@@ -106,7 +113,7 @@ internal sealed unsafe class RelayLoop : IDisposable
             _rx[i].Header.Iov = &_rxIov[i];
             _rx[i].Header.IovLength = 1;
             _rx[i].Header.Name = _names + i * SockaddrSize;
-            if (_maxQueueDelayNs > 0) _rx[i].Header.Control = _controls + i * TimestampControlSize;
+            if (Stamps) _rx[i].Header.Control = _controls + i * TimestampControlSize;
             _tx[i].Header.Iov = &_txIov[i];
             _tx[i].Header.IovLength = 1;
         }
@@ -256,7 +263,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         // The kernel stamps each datagram of the socket on arrival (SO_TIMESTAMPNS), for the late check of batched reads.
         // Once, here: no setsockopt on the data path (issue 13; it used to be switched on and off as sockets turned busy
         // and calm, and the first stamping socket of the host flips the kernel's global timestamping switch).
-        if (_maxQueueDelayNs > 0) socket.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [1, 0, 0, 0]);
+        if (Stamps) socket.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [1, 0, 0, 0]);
         var added = false;
         socket.SafeHandle.DangerousAddRef(ref added);   // throws ObjectDisposedException for a closed socket
         int slot;
@@ -325,6 +332,19 @@ internal sealed unsafe class RelayLoop : IDisposable
     {
         var busy = _behind || side.LoopLastRound == _round - 1;
         side.LoopLastRound = _round;
+        if (!busy && _queueDelay is not null && (_sampled++ & (QueueDelaySampling - 1)) == 0)
+        {
+            // this read is the sample: one datagram with its kernel receive time (a recvmmsg of one, which costs a little
+            // more than the recvfrom below, one read in QueueDelaySampling)
+            _rx[0].Header.NameLength = SockaddrSize;
+            _rx[0].Header.ControlLength = TimestampControlSize;
+            var read = recvmmsg(side.LoopFd, _rx, 1, MSG_DONTWAIT, null);
+            if (read <= 0) { if (read < 0) ReceiveFailed(side, Errno()); return; }
+            _rxDirty = Math.Max(_rxDirty, 1);
+            ObserveQueueDelay(0);
+            Relay(side, 1, long.MinValue);
+            return;
+        }
         if (!busy)
         {
             var nameLength = (uint)SockaddrSize;
@@ -341,7 +361,7 @@ internal sealed unsafe class RelayLoop : IDisposable
             for (var i = 0; i < _rxDirty; i++)
             {
                 _rx[i].Header.NameLength = SockaddrSize;
-                if (_maxQueueDelayNs > 0) _rx[i].Header.ControlLength = TimestampControlSize;
+                if (Stamps) _rx[i].Header.ControlLength = TimestampControlSize;
             }
             var n = recvmmsg(side.LoopFd, _rx, Batch, MSG_DONTWAIT, null);
             _rxDirty = Math.Max(n, 0);
@@ -351,6 +371,9 @@ internal sealed unsafe class RelayLoop : IDisposable
                 return;
             }
             _batchedReads++;
+            if (_queueDelay is not null)
+                for (var i = 0; i < n; i++)
+                    if ((_sampled++ & (QueueDelaySampling - 1)) == 0) ObserveQueueDelay(i);
             Relay(side, n, _maxQueueDelayNs > 0 ? _realtimeNs() - _maxQueueDelayNs : long.MinValue);
             if (n < Batch || side.LoopToken == 0) return; // drained (or the socket failed and was closed while relaying)
         }
@@ -449,6 +472,16 @@ internal sealed unsafe class RelayLoop : IDisposable
         var socket = side.LoopSocket!;
         CloseNow(side, socket, null);
         side.SideActor.Tell(new SocketFault(socket, new SocketException(error)));
+    }
+
+    /// <summary>Whether the sockets carry the kernel's receive time of each datagram (the late check, or the queue delay's measure).</summary>
+    private bool Stamps => _maxQueueDelayNs > 0 || _queueDelay is not null;
+
+    /// <summary>How long datagram <paramref name="i"/> of the last recvmmsg waited in its socket's queue, into the histogram.</summary>
+    private void ObserveQueueDelay(int i)
+    {
+        var at = ReceivedAtNs(i);
+        if (at != 0) _queueDelay!.Observe(Math.Max(0, _realtimeNs() - at) / 1e9);
     }
 
     /// <summary>The kernel's receive time of datagram <paramref name="i"/> of the last recvmmsg, in ns since the epoch; 0 if absent.</summary>

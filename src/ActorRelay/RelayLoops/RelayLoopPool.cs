@@ -10,12 +10,13 @@ internal sealed class RelayLoopPool : IDisposable
     private readonly RelayLoop[] _loops;
     private int _next = -1;
 
-    public RelayLoopPool(int count, int maxDatagram, TimeSpan maxQueueDelay, string name = "relay-loop", Prometheus.Histogram? lag = null, int nice = 0)
+    public RelayLoopPool(int count, int maxDatagram, TimeSpan maxQueueDelay, string name = "relay-loop", Prometheus.Histogram? lag = null, int nice = 0,
+        Prometheus.Histogram? queueDelay = null)
     {
         _loops = new RelayLoop[Math.Max(1, count)];
         try
         {
-            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram, maxQueueDelay, lag: lag, nice: nice);
+            for (var i = 0; i < _loops.Length; i++) _loops[i] = new RelayLoop($"{name}-{i}", maxDatagram, maxQueueDelay, lag: lag, nice: nice, queueDelay: queueDelay);
         }
         catch
         {

@@ -129,6 +129,24 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
     }
 
     [Fact]
+    public async Task One_datagram_in_sixteen_has_its_queue_delay_observed_from_the_kernels_receive_time()
+    {
+        // the loop's wall clock runs 2 s ahead of the kernel's: each observed delay is 2 s plus the real wait
+        var ahead = TimeSpan.FromSeconds(2).Ticks;
+        var queueDelay = Prometheus.Metrics.WithCustomRegistry(Prometheus.Metrics.NewCustomRegistry())
+            .CreateHistogram("spec_queue_delay_seconds", "spec");
+        using var loop = new RelayLoop("spec-loop", 1500, maxQueueDelay: TimeSpan.Zero, // no late check: the histogram alone asks for receive times
+            realtimeNs: () => (DateTime.UtcNow.Ticks + ahead - DateTime.UnixEpoch.Ticks) * 100, queueDelay: queueDelay);
+        var (l, r) = Channel(loop, _ports.Min, start: false);
+        const int queued = 4 * RelayLoop.QueueDelaySampling;
+        await QueueThenStartAsync(l, r, queued);
+        // the first read (an ordinary socket's single read) is a sample, then every sixteenth datagram of the batches
+        Assert.Equal(queued / RelayLoop.QueueDelaySampling, queueDelay.Count);
+        Assert.InRange(queueDelay.Sum, 2.0 * queueDelay.Count, 2.0 * queueDelay.Count + 1.0 * queueDelay.Count);
+        Assert.Equal(0, l.Counters.Dropped(DropReason.Late));
+    }
+
+    [Fact]
     public async Task With_a_wall_clock_that_agrees_a_busy_socket_sheds_nothing()
     {
         using var loop = new RelayLoop("spec-loop", 1500, TimeSpan.FromSeconds(5));
