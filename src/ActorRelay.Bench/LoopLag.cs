@@ -10,13 +10,15 @@ namespace ActorRelay.Bench;
 internal sealed record LoopLag(double[] UpperBounds, long[] Cumulative)
 {
     private const string Name = "actorrelay_relay_loop_lag_seconds_bucket";
+    /// <summary>The node's queue delay histogram (one datagram in 16: kernel receive time to the loop's read).</summary>
+    public const string QueueDelayName = "actorrelay_relay_queue_delay_seconds_bucket";
 
-    public static LoopLag? Parse(string text)
+    public static LoopLag? Parse(string text, string name = Name)
     {
         var buckets = new SortedDictionary<double, long>();
         foreach (var line in text.Split('\n'))
         {
-            if (!line.StartsWith(Name, StringComparison.Ordinal)) continue;
+            if (!line.StartsWith(name, StringComparison.Ordinal)) continue;
             var le = line.IndexOf("le=\"", StringComparison.Ordinal);
             if (le < 0) continue;
             var end = line.IndexOf('"', le + 4);

@@ -91,6 +91,7 @@ using var competitor = opts.Competitors > 0 && opts.Rounds > 0 ? new Competitor(
 async Task<Measured> Measure(RelayUnderTest relay, LoadGenerator gen, int pps, double seconds, double warmup, CpuQuota? quota = null)
 {
     var lag0 = await relay.LoopLagAsync();
+    var delay0 = await relay.QueueDelayAsync();
     var competitor0 = competitor?.CpuMilliseconds() ?? 0;
     allocations?.Start();
     var throttling = new List<Throttling>(2);
@@ -115,9 +116,11 @@ async Task<Measured> Measure(RelayUnderTest relay, LoadGenerator gen, int pps, d
     var competitorPct = competitor is null ? (double?)null : (competitor.CpuMilliseconds() - competitor0) / (seconds + warmup + 0.2) / 10;
     var rt1 = await relay.RuntimeAsync();
     var lag1 = await relay.LoopLagAsync();
+    var delay1 = await relay.QueueDelayAsync();
     var relayCpu = r.RelayCpuMs - (relay.InProcess ? r.GeneratorCpuMs : 0);
     // the lag window includes the warm-up (the node's histogram is read before and after the whole stream)
-    return new Measured(r, relayCpu, rt0, rt1, lag1?.Since(lag0), competitorPct, throttling.Count == 2 ? throttling[1].Since(throttling[0]) : null);
+    return new Measured(r, relayCpu, rt0, rt1, lag1?.Since(lag0), competitorPct, throttling.Count == 2 ? throttling[1].Since(throttling[0]) : null,
+        delay1?.Since(delay0));
 }
 
 // A relay started inside its group (--quota-at-start) or not; the group is only for the launch, the relay stays in it.
@@ -309,7 +312,7 @@ internal sealed class QuotaHolder : IDisposable
 }
 
 internal sealed record Measured(StreamResult Stream, double RelayCpuMs, RuntimeStats? Before, RuntimeStats? After, LoopLag? Lag = null,
-    double? CompetitorCpuPct = null, Throttling? Throttling = null);
+    double? CompetitorCpuPct = null, Throttling? Throttling = null, LoopLag? QueueDelay = null);
 
 internal sealed record StreamRow(
     string relay, int round, int channels, double offered_pps, double delivered_pps, double loss_pct, long reordered,
@@ -319,7 +322,8 @@ internal sealed record StreamRow(
     int? relay_cpu_quota_pct = null, double? competitor_cpu_pct = null,
     long? loop_wakeups = null, double? loop_lag_p99_ms = null, double? loop_lag_p999_ms = null, long? loop_wakeups_over_5ms = null,
     int? gc_gen2_collections = null, double? throttled_periods_pct = null, double? throttled_ms = null,
-    double? arrival_p50_ms = null, double? arrival_p99_ms = null, double? arrival_p999_ms = null, double? arrival_max_ms = null)
+    double? arrival_p50_ms = null, double? arrival_p99_ms = null, double? arrival_p999_ms = null, double? arrival_max_ms = null,
+    double? queue_delay_p99_ms = null, double? queue_delay_p999_ms = null)
 {
     public static StreamRow Of(string relay, int round, Measured m, int? quota = null)
     {
@@ -338,7 +342,9 @@ internal sealed record StreamRow(
             lag?.Count, lag is null ? null : Math.Round(lag.QuantileMs(0.99), 3), lag is null ? null : Math.Round(lag.QuantileMs(0.999), 3), lag?.Above(5),
             a is null ? null : b!.Gen2Collections - a.Gen2Collections,
             m.Throttling?.ThrottledPercent, m.Throttling?.ThrottledMilliseconds,
-            Math.Round(r.ArrivalP50Ms, 3), Math.Round(r.ArrivalP99Ms, 3), Math.Round(r.ArrivalP999Ms, 3), Math.Round(r.ArrivalMaxMs, 3));
+            Math.Round(r.ArrivalP50Ms, 3), Math.Round(r.ArrivalP99Ms, 3), Math.Round(r.ArrivalP999Ms, 3), Math.Round(r.ArrivalMaxMs, 3),
+            m.QueueDelay is { Count: > 0 } q ? Math.Round(q.QuantileMs(0.99), 3) : null,
+            m.QueueDelay is { Count: > 0 } q2 ? Math.Round(q2.QuantileMs(0.999), 3) : null);
     }
 }
 
@@ -371,8 +377,8 @@ internal static class Summary
             var cArrivalP99 = c is null ? double.NaN : Median(c.Select(r => r.arrival_p99_ms ?? double.NaN));
             var cArrivalP999 = c is null ? double.NaN : Median(c.Select(r => r.arrival_p999_ms ?? double.NaN));
             // p50/p99/p99.9: until the generator read each packet; "arrived": until it was in the client's socket (the relay's path alone)
-            Console.WriteLine($"| relay ({byRelay[0].First().channels} channels, medians of {byRelay[0].Count()}) | CPU µs/packet | × C | p50 ms | p99 ms | p99 × C | p99.9 ms | p99.9 × C | arrived p99 ms | × C | arrived p99.9 ms | × C | loss % | GC | alloc B/packet | generator CPU % | loop lag p99 / p99.9 ms | wake-ups > 5 ms | throttled periods % / ms |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            Console.WriteLine($"| relay ({byRelay[0].First().channels} channels, medians of {byRelay[0].Count()}) | CPU µs/packet | × C | p50 ms | p99 ms | p99 × C | p99.9 ms | p99.9 × C | arrived p99 ms | × C | arrived p99.9 ms | × C | loss % | GC | alloc B/packet | generator CPU % | loop lag p99 / p99.9 ms | wake-ups > 5 ms | queue delay p99 / p99.9 ms | throttled periods % / ms |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var g in byRelay)
             {
                 var cpu = Median(g.Select(r => r.cpu_us_per_packet));
@@ -389,6 +395,8 @@ internal static class Summary
                                   (g.First().loop_lag_p99_ms is null ? "— | — |"
                                       : $"{Median(g.Select(r => r.loop_lag_p99_ms!.Value)):F2} / {Median(g.Select(r => r.loop_lag_p999_ms!.Value)):F2} | " +
                                         $"{Median(g.Select(r => (double)r.loop_wakeups_over_5ms!.Value)):F0} |") +
+                                  (g.First().queue_delay_p99_ms is null ? " — |"
+                                      : $" {Median(g.Select(r => r.queue_delay_p99_ms ?? double.NaN)):F2} / {Median(g.Select(r => r.queue_delay_p999_ms ?? double.NaN)):F2} |") +
                                   (g.First().throttled_periods_pct is null ? " — |"
                                       : $" {Median(g.Select(r => r.throttled_periods_pct!.Value)):F1} / {Median(g.Select(r => r.throttled_ms!.Value)):F0} |"));
             }

@@ -25,6 +25,9 @@ internal abstract class RelayUnderTest : IAsyncDisposable
     /// <summary>The relay loops' lag histogram (cumulative buckets) where the relay exports it (ActorRelay with --loop-lag), else null.</summary>
     public virtual Task<LoopLag?> LoopLagAsync() => Task.FromResult<LoopLag?>(null);
 
+    /// <summary>The node's queue delay histogram (how long datagrams waited in their socket's queue), or null.</summary>
+    public virtual Task<LoopLag?> QueueDelayAsync() => Task.FromResult<LoopLag?>(null);
+
     /// <summary>Packets the relay dropped so far, by reason, over every channel; null when the relay cannot tell.</summary>
     public virtual Task<IReadOnlyDictionary<DropReason, long>?> DropsAsync() => Task.FromResult<IReadOnlyDictionary<DropReason, long>?>(null);
 
@@ -128,6 +131,9 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
     /// <summary>Reads actorrelay_relay_loop_lag_seconds from the node's /metrics (loopback), when it exports them.</summary>
     public override async Task<LoopLag?> LoopLagAsync() =>
         metricsPort is { } port ? LoopLag.Parse(await Http.GetStringAsync($"http://127.0.0.1:{port}/metrics")) : null;
+
+    public override async Task<LoopLag?> QueueDelayAsync() =>
+        metricsPort is { } port ? LoopLag.Parse(await Http.GetStringAsync($"http://127.0.0.1:{port}/metrics"), LoopLag.QueueDelayName) : null;
 
     private readonly string _transport = relay is "socket-dotnet" or "socket-metrics" or "socket-bare" ? "socket" : relay;
     private readonly CancellationTokenSource _scraping = new();
