@@ -72,10 +72,19 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
     private volatile LatchedTarget? _target;   // written by this side's receive path; read by the sibling's and the channel
     private volatile TPath? _sibling;          // written once by the channel (ConnectSibling) before relaying starts
     private volatile RtpStreamStats? _quality; // made by the receive path with its first RTP packet (quality on)
+    // What the receive path reads of the spec for every datagram, copied here: the admission waits on memory, and each
+    // hop from one per-side object to the next (side → spec → clock) is a load that misses the cache (docs/benchmarks.md,
+    // "Where the managed part stalls").
+    private readonly RelayClock _clock;
+    private readonly int _maxDatagram;
+    private readonly PayloadFormats? _formats;
 
     protected SideDataPath(SideSpec spec, IActorRef channel, IActorRef sideActor)
     {
         Spec = spec;
+        _clock = spec.Clock;
+        _maxDatagram = spec.Settings.MaxDatagram;
+        _formats = spec.Formats;
         Latch = new SideLatch(spec.Policy, spec.Clock.NowMs);
         Channel = channel;
         SideActor = sideActor;
@@ -128,7 +137,7 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
     /// </summary>
     public LatchedTarget? Admit(ReadOnlySpan<byte> datagram, AddressFamily family, ReadOnlySpan<byte> nativeSource)
     {
-        var now = Spec.Clock.NowMs;
+        var now = _clock.NowMs;
         Counters.OnReceived(datagram.Length, now);
         if (!SocketAddressCodec.TryRead(family, nativeSource, out var source)) { Drop(DropReason.InvalidSource); return null; }
         return Decide(datagram, source, family, nativeSource, now);
@@ -137,7 +146,7 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
     /// <summary>Admits one datagram whose source the transport gave as an endpoint (Akka.IO). See the other overload.</summary>
     public LatchedTarget? Admit(ReadOnlySpan<byte> datagram, IPEndPoint? from)
     {
-        var now = Spec.Clock.NowMs;
+        var now = _clock.NowMs;
         Counters.OnReceived(datagram.Length, now);
         if (from is null) { Drop(DropReason.InvalidSource); return null; }
         return Decide(datagram, PacketSource.From(from), from.AddressFamily, default, now);
@@ -146,7 +155,7 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
     /// <summary>A datagram that was received and dropped before admission (e.g. <see cref="DropReason.Late"/>).</summary>
     public void DropReceived(int length, DropReason reason)
     {
-        Counters.OnReceived(length, Spec.Clock.NowMs);
+        Counters.OnReceived(length, _clock.NowMs);
         Drop(reason);
     }
 
@@ -162,11 +171,11 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
     private LatchedTarget? Decide(ReadOnlySpan<byte> datagram, in PacketSource source, AddressFamily family,
         ReadOnlySpan<byte> nativeSource, long now)
     {
-        if (datagram.Length > Spec.Settings.MaxDatagram) { Drop(DropReason.Oversize); return null; }
+        if (datagram.Length > _maxDatagram) { Drop(DropReason.Oversize); return null; }
 
         var verdict = Latch.Offer(source, datagram, now);
         if (!verdict.Relays()) { Drop(verdict.ToDropReason()); return null; }
-        if (Spec.Formats is { } formats) Measure(datagram, formats);
+        if (_formats is { } formats) Measure(datagram, formats);
         if (verdict.ChangesTarget()) PublishTarget(source, family, nativeSource, announce: verdict.ChangesLatch());
 
         var target = _sibling?._target;
@@ -182,7 +191,7 @@ internal abstract class SideDataPath<TPath> : ISideDataPath where TPath : SideDa
     {
         if (datagram.Length < 8 || (datagram[0] & 0xC0) != 0x80) return;
         var quality = _quality ?? StartQuality(formats);
-        var micros = Spec.Clock.NowMicros;
+        var micros = _clock.NowMicros;
         if (RtpHeader.IsRtcpPacketType(datagram[1])) quality.OnRtcp(datagram, micros);
         else quality.OnRtp(datagram, micros);
     }
