@@ -247,7 +247,13 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
     {
         using var loop = new RelayLoop("nice-loop", 1500, nice: 5); // raising one's nice needs no privilege
         Assert.Null(loop.PriorityProblem());
-        var task = Directory.GetDirectories("/proc/self/task").Single(t => File.ReadAllText(Path.Combine(t, "comm")).Trim() == "nice-loop");
+        // other threads of the test host come and go while the tasks are listed: a vanished one has no comm to read
+        static string? Comm(string task)
+        {
+            try { return File.ReadAllText(Path.Combine(task, "comm")).Trim(); }
+            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException) { return null; }
+        }
+        var task = Directory.GetDirectories("/proc/self/task").Single(t => Comm(t) == "nice-loop");
         var stat = File.ReadAllText(Path.Combine(task, "stat"));
         Assert.Equal("5", stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16]); // field 19 of stat: nice
     }
