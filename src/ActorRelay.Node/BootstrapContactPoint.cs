@@ -66,17 +66,11 @@ internal sealed class BootstrapContactPoint : IDisposable
         return contact;
     }
 
-    private async Task ServeAsync()
+    private Task ServeAsync() => HttpServeLoop.RunAsync(_listener, _stop.Token, context =>
     {
-        while (!_stop.IsCancellationRequested)
-        {
-            HttpListenerContext context;
-            try { context = await _listener.GetContextAsync().ConfigureAwait(false); }
-            catch (Exception) when (_stop.IsCancellationRequested || !_listener.IsListening) { return; }
-            catch (HttpListenerException) { continue; }
-            _ = Task.Run(() => Answer(context));
-        }
-    }
+        Answer(context);
+        return Task.CompletedTask;
+    });
 
     private void Answer(HttpListenerContext context)
     {

@@ -42,17 +42,7 @@ public sealed class MetricsEndpoint : IDisposable
         return (host, port);
     }
 
-    private async Task ServeAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            HttpListenerContext context;
-            try { context = await _listener.GetContextAsync().ConfigureAwait(false); }
-            catch (Exception) when (_stop.IsCancellationRequested || !_listener.IsListening) { return; }
-            catch (HttpListenerException) { continue; }
-            _ = Task.Run(() => AnswerAsync(context));
-        }
-    }
+    private Task ServeAsync() => HttpServeLoop.RunAsync(_listener, _stop.Token, AnswerAsync);
 
     private async Task AnswerAsync(HttpListenerContext context)
     {
