@@ -19,7 +19,8 @@ public sealed class ChannelListPagingSpecs(ITestOutputHelper output) : RelayNode
     private async Task<List<string>> OpenManyAsync(int count)
     {
         var ids = Enumerable.Range(0, count).Select(i => $"page-{i:D2}").ToList();
-        foreach (var reply in await Task.WhenAll(ids.Select(id => Node.Ask<object>(new OpenChannel(id, SubscribeOpener: false), Wait))))
+        // a deadline, not a measure: generous, as the test host shares two cores with the other test assemblies
+        foreach (var reply in await Task.WhenAll(ids.Select(id => Node.Ask<object>(new OpenChannel(id, SubscribeOpener: false), Wait * 4))))
             Assert.IsType<ChannelOpened>(reply);
         return ids;
     }
