@@ -310,13 +310,7 @@ internal sealed unsafe class LoadGenerator : IDisposable
     private static long RealtimeNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
 
     /// <summary>The kernel's receive time of datagram <paramref name="i"/> of the last recvmmsg, in ns since the epoch; 0 if absent.</summary>
-    private long ArrivedAtNs(int i)
-    {
-        if (_rx[i].Header.ControlLength < TimestampControlSize) return 0;
-        var cmsg = _controls + i * TimestampControlSize;
-        if (*(int*)(cmsg + 8) != SOL_SOCKET || *(int*)(cmsg + 12) != SO_TIMESTAMPNS) return 0;
-        return *(long*)(cmsg + 16) * 1_000_000_000 + *(long*)(cmsg + 24);
-    }
+    private long ArrivedAtNs(int i) => ReceivedAtNs(_rx[i].Header, _controls + i * TimestampControlSize);
 
     /// <summary>CPU time (user + system) of the calling thread, from /proc/thread-self/stat.</summary>
     private static double ThreadCpuMilliseconds()

@@ -31,6 +31,18 @@ internal static unsafe partial class LinuxUdp
     /// <summary>CMSG_SPACE(sizeof(struct timespec)): a cmsghdr (16 bytes) and the timespec (16 bytes).</summary>
     public const int TimestampControlSize = 32;
 
+    /// <summary>
+    /// The kernel's receive time of a datagram received with <paramref name="header"/>, whose control buffer is
+    /// <paramref name="control"/> (<see cref="TimestampControlSize"/> bytes): ns since the epoch, or 0 when the datagram
+    /// came without one.
+    /// </summary>
+    public static long ReceivedAtNs(in MsgHdr header, byte* control)
+    {
+        if (header.ControlLength < TimestampControlSize) return 0;
+        if (*(int*)(control + 8) != SOL_SOCKET || *(int*)(control + 12) != SO_TIMESTAMPNS) return 0;
+        return *(long*)(control + 16) * 1_000_000_000 + *(long*)(control + 24);
+    }
+
     /// <summary>AF_INET and AF_INET6 as Linux stores them in sa_family (host byte order).</summary>
     public const ushort AF_INET = 2, AF_INET6 = 10;
 

@@ -260,7 +260,8 @@ internal sealed unsafe class RelayLoop : IDisposable
     private void AttachNow(EpollSide side, Socket socket)
     {
         if (side.LoopToken != 0) Detach(side);         // a re-bind replaces the side's socket
-        // The kernel stamps each datagram of the socket on arrival (SO_TIMESTAMPNS), for the late check of batched reads.
+        // The kernel stamps each datagram of the socket on arrival (SO_TIMESTAMPNS), for the late check of batched reads
+        // and the queue delay's samples.
         // Once, here: no setsockopt on the data path (issue 13; it used to be switched on and off as sockets turned busy
         // and calm, and the first stamping socket of the host flips the kernel's global timestamping switch).
         if (Stamps) socket.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [1, 0, 0, 0]);
@@ -485,13 +486,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     }
 
     /// <summary>The kernel's receive time of datagram <paramref name="i"/> of the last recvmmsg, in ns since the epoch; 0 if absent.</summary>
-    private long ReceivedAtNs(int i)
-    {
-        if (_rx[i].Header.ControlLength < TimestampControlSize) return 0;
-        var cmsg = _controls + i * TimestampControlSize;
-        if (*(int*)(cmsg + 8) != SOL_SOCKET || *(int*)(cmsg + 12) != SO_TIMESTAMPNS) return 0;
-        return *(long*)(cmsg + 16) * 1_000_000_000 + *(long*)(cmsg + 24);
-    }
+    private long ReceivedAtNs(int i) => LinuxUdp.ReceivedAtNs(_rx[i].Header, _controls + i * TimestampControlSize);
 
     // ---- stop --------------------------------------------------------------------------------
 
