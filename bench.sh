@@ -5,7 +5,7 @@
 # direction, 172-byte packets, 10 s after a 3 s warm-up, 3 rounds), then memory per idle channel and channels
 # opened/closed per second at 4,000 channels. Results: a JSON line per run on stdout and bench/results/<time>.json.
 # Options (passed on): --relays socket,akka-io,c-epoll,rtpengine --channels N --pps N --size N --seconds S --rounds N
-#                      --idle-channels N (0 = skip) --ramp 250,500,1000 (channel steps; highest load with
+#                      --idle-channels N (0 = skip; --warm-bursts N, default 3: the warm figure is the last of N bursts) --ramp 250,500,1000 (channel steps; highest load with
 #                      loss < 0.1 % and p99 < 5 ms) --overload (nominal, twice, nominal rate) --relay-cpu N
 #                      (pin the relay to one core with taskset) --competitor N (N CPU-bound spinning processes beside the
 #                      relays for the stream rounds, pinned with --relay-cpu too) --relay-cpu-quota P (hold each relay to

@@ -75,7 +75,7 @@ internal sealed class ChannelActor : ActorBase, IWithTimers, IWithUnboundedStash
     {
         var spec = new SideSpec(_spec.ChannelId, slot.Side, slot.Bind, slot.Side == Side.Left ? _spec.LeftPolicy : _spec.RightPolicy,
             _spec.Settings, _spec.Clock, _spec.Loop, slot.Side == Side.Left ? _spec.Restore?.Left : _spec.Restore?.Right, _spec.Formats);
-        slot.Actor = Context.ActorOf(SideProps.For(spec, Self), $"{slot.Side.ToString().ToLowerInvariant()}-{++slot.Generation}");
+        slot.Actor = ActorProps.Spawn(Context, SideProps.For(spec, Self), $"{slot.Side.ToString().ToLowerInvariant()}-{++slot.Generation}");
         Context.Watch(slot.Actor);
     }
 

@@ -127,7 +127,7 @@ internal sealed class NgCallBookActor : ReceiveActor
                 if (r.Command == NgCommand.Offer)
                 {
                     var order = ++_sequence;
-                    var actor = Context.ActorOf(NgCallActor.Props(r.CallId!, _ctx), $"call-{order}");
+                    var actor = ActorProps.Spawn(Context, NgCallActor.Props(r.CallId!, _ctx), $"call-{order}");
                     Context.Watch(actor);
                     _calls[r.CallId!] = new CallEntry(actor, order);
                     _totals = _totals with { Managed = _totals.Managed + 1 };

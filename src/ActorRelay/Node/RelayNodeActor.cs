@@ -470,7 +470,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         }
 
         var spec = ChannelPlanner.Plan(o, leftPort, rightPort, _settings, _advertise, _clock, _loops?.Next(), metrics: _metrics);
-        var actor = Context.ActorOf(ChannelActor.Props(spec, Self), $"channel-{++_sequence}");
+        var actor = ActorProps.Spawn(Context, ChannelActor.Props(spec, Self), $"channel-{++_sequence}");
         Context.Watch(actor);
         var record = new ChannelRecord(o.ChannelId, o, actor, From);
         record.Ports.Add(leftPort);
@@ -780,7 +780,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             c.Left is { } l ? new LatchRestore(l.EndPoint, l.Ssrc, l.CarriesRtp) : null,
             c.Right is { } r ? new LatchRestore(r.EndPoint, r.Ssrc, r.CarriesRtp) : null);
         var spec = ChannelPlanner.Plan(o, left, right, _settings, _advertise, _clock, _loops?.Next(), restore, _metrics);
-        var actor = Context.ActorOf(ChannelActor.Props(spec, Self), $"channel-{++_sequence}");
+        var actor = ActorProps.Spawn(Context, ChannelActor.Props(spec, Self), $"channel-{++_sequence}");
         Context.Watch(actor);
         var record = new ChannelRecord(o.ChannelId, o, actor, owner) { Restored = true };
         record.Ports.Add(left);
