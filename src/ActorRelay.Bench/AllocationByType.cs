@@ -22,7 +22,7 @@ internal sealed class AllocationByType : EventListener
     }
 
     /// <summary>Stops sampling and prints the largest shares per unit (per packet, per open).</summary>
-    public void StopAndPrint(long units, string unit, int top = 15)
+    public void StopAndPrint(long units, string unit, int top = 40)
     {
         _on = false;
         if (units <= 0) return;
