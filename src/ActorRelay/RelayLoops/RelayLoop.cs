@@ -265,6 +265,11 @@ internal sealed unsafe class RelayLoop : IDisposable
         // Once, here: no setsockopt on the data path (issue 13; it used to be switched on and off as sockets turned busy
         // and calm, and the first stamping socket of the host flips the kernel's global timestamping switch).
         if (Stamps) socket.SetRawSocketOption(SOL_SOCKET, SO_TIMESTAMPNS, [1, 0, 0, 0]);
+        // A non-blocking descriptor (O_NONBLOCK), as the loop's every call is (MSG_DONTWAIT): for a blocking UDP socket
+        // the kernel's poll of a readable socket, which epoll runs for every ready socket at every wait, also takes the
+        // receive queue's lock to look at its first datagram (udp_poll's check for checksum errors). Measured against
+        // the C reference, whose sockets are non-blocking: docs/benchmarks.md, "Blocking descriptors".
+        socket.Blocking = false;
         var added = false;
         socket.SafeHandle.DangerousAddRef(ref added);   // throws ObjectDisposedException for a closed socket
         int slot;

@@ -64,6 +64,24 @@ public sealed class RelayLoopSpecs(ITestOutputHelper output) : TestKit(output: o
         Assert.Equal(1, l.Counters.Dropped(DropReason.PeerNotLatched));
     }
 
+    [Fact]
+    public async Task A_socket_joins_the_loop_as_a_non_blocking_descriptor()
+    {
+        using var loop = new RelayLoop("spec-loop", 1500);
+        var (l, r) = Channel(loop, _ports.Min, start: false);
+        Assert.True(l.Socket.Blocking); // as SideSockets made it
+        l.Start();
+        r.Start();
+        // attached on the loop's thread: the descriptor is O_NONBLOCK from then on (the kernel's poll of a blocking UDP
+        // socket takes its receive queue's lock at every epoll wait)
+        await AwaitAssertAsync(() => Assert.False(l.Socket.Blocking), Wait);
+        using var a = new UdpPeer();
+        using var b = new UdpPeer();
+        await LatchAsync(l, r, a, b);
+        a.SendTo(new RelayEndpoint("127.0.0.1", l.LocalEndPoint.Port), [7]);
+        Assert.Equal([7], await b.ExpectAsync(Wait));
+    }
+
     /// <summary>Queues datagrams on the left port before the loop sees it, then starts both sides and waits until all are read.</summary>
     private async Task QueueThenStartAsync(EpollSide l, EpollSide r, int queued)
     {
