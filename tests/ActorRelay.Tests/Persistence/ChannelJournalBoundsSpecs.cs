@@ -77,7 +77,8 @@ public sealed class ChannelJournalBoundsSpecs() : TestKit(ConfigurationFactory.P
             store.SnapshotStoreFor(null).Tell(new LoadSnapshot(PersistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), reader.Ref);
             var latest = reader.ExpectMsg<LoadSnapshotResult>(TimeSpan.FromSeconds(5)).Snapshot;
             Assert.NotNull(latest);
-            Assert.True(((ChannelBookSnapshot)latest.Snapshot).Channels.Count <= AtOnce, "the snapshot holds more than the channels open");
+            // at a batch's end a call may be opened before the oldest one's forget, which comes in the next batch: AtOnce + 1
+            Assert.True(((ChannelBookSnapshot)latest.Snapshot).Channels.Count <= AtOnce + 1, "the snapshot holds more than the channels open");
             Assert.True(highest - latest.Metadata.SequenceNr < settings.PersistenceSnapshotEvery);
             store.SnapshotStoreFor(null).Tell(new LoadSnapshot(PersistenceId, new SnapshotSelectionCriteria(latest.Metadata.SequenceNr - 1), long.MaxValue), reader.Ref);
             Assert.Null(reader.ExpectMsg<LoadSnapshotResult>(TimeSpan.FromSeconds(5)).Snapshot); // older snapshots deleted
