@@ -20,7 +20,6 @@ internal sealed class ChannelJournalActor : ReceivePersistentActor, IWithTimers
     private readonly ChannelBook _book = new();
     private readonly List<JournalEntry> _pending = new();
     private int _batchesSinceSnapshot;
-    private bool _recoveryReported;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -35,18 +34,16 @@ internal sealed class ChannelJournalActor : ReceivePersistentActor, IWithTimers
         Recover<RecoveryCompleted>(_ =>
         {
             _log.Info("Channel journal recovered: {Count} channel(s) to bring back", _book.Count);
+            Context.Parent.Tell(new JournalRecovered(_book.Channels.ToList()));
             Self.Tell(WarmUp.Instance); // a command: written once recovery is over
         });
-        // One empty batch is written before the node hears the journal recovered: a store's first write prepares its
-        // whole write path (Akka.Persistence.Sql builds and compiles its insert through linq2db: seconds of CPU for a
-        // node held to a fraction of a core), and it belongs in the start-up, before the node's "All set.", not in
-        // the first seconds of its calls (docs/benchmarks.md, "The journal's first write"). If it fails, the node still
-        // hears what was recovered, then that the journal stopped.
+        // One empty batch is written as soon as the journal has recovered (while the node rebinds what it held, before
+        // its "All set." as a rule): a store's first write prepares its whole write path (Akka.Persistence.Sql builds
+        // and compiles its insert through linq2db: seconds of CPU for a node held to a fraction of a core), and that
+        // belongs in the start-up, not in the first seconds of the node's calls (docs/benchmarks.md, "The journal's
+        // first write"). If it fails, the journal stops as after any failed write, and the node carries on without it.
         Command<WarmUp>(_ => PersistAsync(new JournalBatch([]), _ =>
-        {
-            _batchesSinceSnapshot++; // as a recovery counts it: an idle node that restarts often still snapshots (and deletes) in time
-            ReportRecovered();
-        }));
+            _batchesSinceSnapshot++)); // as a recovery counts it: an idle node that restarts often still snapshots (and deletes) in time
 
         Command<Record>(r =>
         {
@@ -98,15 +95,7 @@ internal sealed class ChannelJournalActor : ReceivePersistentActor, IWithTimers
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         _log.Error(cause, "Channel journal: a write failed; channels keep relaying, but a restart may not bring back what it held");
-        ReportRecovered(); // the first write failed: the node brings back what was read, then hears that the journal stopped
         base.OnPersistFailure(cause, @event, sequenceNr); // stops the journal: the node carries on without it
-    }
-
-    private void ReportRecovered()
-    {
-        if (_recoveryReported) return;
-        _recoveryReported = true;
-        Context.Parent.Tell(new JournalRecovered(_book.Channels.ToList()));
     }
 
     /// <summary>Node → journal: record this.</summary>

@@ -22,9 +22,9 @@ public sealed class FailingWritesJournal : MemoryJournal
 }
 
 /// <summary>
-/// The channel journal writes once (an empty batch) before it tells the node what it recovered, so a store's first
-/// write, which prepares its write path, is part of the node's start and not of its first calls; a journal whose
-/// first write fails still hands over what it read, then stops.
+/// The channel journal writes once (an empty batch) as soon as it has told the node what it recovered, so a store's
+/// first write, which prepares its write path, is part of the node's start and not of its first calls; a journal whose
+/// first write fails has handed over what it read, then stops.
 /// </summary>
 public sealed class ChannelJournalWarmUpSpecs(ITestOutputHelper output) : TestKit(ConfigurationFactory.ParseString("""
     relay {
@@ -56,7 +56,7 @@ public sealed class ChannelJournalWarmUpSpecs(ITestOutputHelper output) : TestKi
     }
 
     [Fact]
-    public void The_journal_writes_once_before_it_reports_recovered_and_still_reports_when_that_write_fails()
+    public void The_journal_writes_once_as_it_recovers_and_a_failed_first_write_stops_it_after_the_report()
     {
         FailingWritesJournal.FailWrites = false;
         var settings = RelaySettings.From(Sys.Settings.Config);
@@ -64,7 +64,7 @@ public sealed class ChannelJournalWarmUpSpecs(ITestOutputHelper output) : TestKi
 
         var journal = ChildActorOf(ChannelJournalActor.Props(settings));
         Assert.Empty(ExpectMsg<JournalRecovered>(Wait).Channels);
-        Assert.Equal(1, HighestWritten()); // the empty batch, written before the report
+        AwaitAssert(() => Assert.Equal(1, HighestWritten()), Wait); // the empty batch, written right after the report
 
         journal.Tell(new ChannelJournalActor.Record(new ChannelRecorded("call-1", new OpenChannel("call-1", SubscribeOpener: false),
             20000, 20001, null, DateTimeOffset.UtcNow)));
@@ -74,8 +74,8 @@ public sealed class ChannelJournalWarmUpSpecs(ITestOutputHelper output) : TestKi
         Sys.Stop(journal);
         ExpectTerminated(journal, Wait);
 
-        // the store now refuses writes: the next journal recovers the channel, its first write fails, the node still
-        // hears what was recovered, and then that the journal stopped
+        // the store now refuses writes: the next journal recovers the channel, reports it, its first write fails and
+        // it stops (the node then carries on without a journal)
         FailingWritesJournal.FailWrites = true;
         try
         {
