@@ -40,8 +40,8 @@ internal sealed class ChannelJournalActor : ReceivePersistentActor, IWithTimers
         // One empty batch is written as soon as the journal has recovered (while the node rebinds what it held, before
         // its "All set." as a rule): a store's first write prepares its whole write path (Akka.Persistence.Sql builds
         // and compiles its insert through linq2db: seconds of CPU for a node held to a fraction of a core), and that
-        // belongs in the start-up, not in the first seconds of the node's calls (docs/benchmarks.md, "The journal's
-        // first write"). If it fails, the journal stops as after any failed write, and the node carries on without it.
+        // belongs in the start-up, not in the first seconds of the node's calls (docs/benchmarks.md, "CPU quota: what
+        // burst past the share"). If it fails, the journal stops as after any failed write; the node carries on.
         Command<WarmUp>(_ => PersistAsync(new JournalBatch([]), _ =>
             _batchesSinceSnapshot++)); // as a recovery counts it: an idle node that restarts often still snapshots (and deletes) in time
 

@@ -268,7 +268,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         // A non-blocking descriptor (O_NONBLOCK), as the loop's every call is (MSG_DONTWAIT): for a blocking UDP socket
         // the kernel's poll of a readable socket, which epoll runs for every ready socket at every wait, also takes the
         // receive queue's lock to look at its first datagram (udp_poll's check for checksum errors). Measured against
-        // the C reference, whose sockets are non-blocking: docs/benchmarks.md, "Blocking descriptors".
+        // the C reference, whose sockets are non-blocking: docs/benchmarks.md, "Where the node's CPU per packet goes".
         socket.Blocking = false;
         var added = false;
         socket.SafeHandle.DangerousAddRef(ref added);   // throws ObjectDisposedException for a closed socket
