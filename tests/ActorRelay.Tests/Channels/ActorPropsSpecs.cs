@@ -70,7 +70,7 @@ public sealed class ActorPropsSpecs(ITestOutputHelper output)
         AwaitAssert(() => Assert.IsType<CompactMessageQueue>(((ActorRefWithCell)child).Underlying switch
         {
             ActorCell cell => cell.Mailbox.MessageQueue,
-            var other => throw new InvalidOperationException($"not started yet: {other.GetType().Name}"),
+            var other => throw new InvalidOperationException($"not started yet: {other?.GetType().Name}"),
         }), TimeSpan.FromSeconds(5));
 
         // found by path and by name, as any child
