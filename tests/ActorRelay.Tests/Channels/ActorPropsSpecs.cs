@@ -69,7 +69,7 @@ public sealed class ActorPropsSpecs(ITestOutputHelper output)
         ExpectMsg("hello");
         AwaitAssert(() => Assert.IsType<CompactMessageQueue>(((ActorRefWithCell)child).Underlying switch
         {
-            ActorCell cell => cell.Mailbox.MessageQueue,
+            ActorCell cell => cell.Mailbox?.MessageQueue,
             var other => throw new InvalidOperationException($"not started yet: {other?.GetType().Name}"),
         }), TimeSpan.FromSeconds(5));
 
