@@ -158,6 +158,21 @@ public static class RelayHostingExtensions
         builder.AddHocon(RelayProtocolSerializer.Config, HoconAddMode.Append);
 
     /// <summary>
+    /// The receive buffers of the Akka.IO buffer pool in use (akka.io.udp.buffer-pool) must be larger than
+    /// <paramref name="maxDatagram"/>, or Akka.IO truncates datagrams silently; a configuration error otherwise, naming the key.
+    /// </summary>
+    internal static void CheckAkkaIoBuffer(Config config, int maxDatagram)
+    {
+        var pool = config.GetString("akka.io.udp.buffer-pool", "");
+        var key = pool + ".buffer-size";
+        var size = pool.Length == 0 ? 0 : config.GetInt(key, 0);
+        if (size <= maxDatagram)
+            throw new ConfigurationException(
+                $"{(pool.Length == 0 ? "akka.io.udp.buffer-pool is not set, so its buffer-size" : key)} ({size}) must exceed relay.max-datagram ({maxDatagram}), " +
+                "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
+    }
+
+    /// <summary>
     /// Starts the node actor in an existing system whose configuration includes hocon/relay.conf (what
     /// <see cref="WithActorRelay"/> does), and drains it on the system's coordinated shutdown. When relay.ng.listen
     /// names addresses, the NG endpoint starts too (<see cref="NgEndpoint"/>, /user/ng).
@@ -165,11 +180,7 @@ public static class RelayHostingExtensions
     public static IActorRef StartRelayNode(ActorSystem system, RelayClock? clock = null)
     {
         var settings = RelaySettings.From(system.Settings.Config);
-        var configuredBuffer = system.Settings.Config.GetInt("akka.io.udp.disabled-buffer-pool.buffer-size", 0);
-        if (settings.Transport == SideTransport.AkkaIo && configuredBuffer <= settings.MaxDatagram)
-            throw new ConfigurationException(
-                $"akka.io.udp.disabled-buffer-pool.buffer-size ({configuredBuffer}) must exceed relay.max-datagram ({settings.MaxDatagram}), " +
-                "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
+        if (settings.Transport == SideTransport.AkkaIo) CheckAkkaIoBuffer(system.Settings.Config, settings.MaxDatagram);
         // the sides' counters, summed for /metrics and for the load a cluster member publishes (its relayed packets/s)
         var metrics = settings.MetricsListen.Count > 0 || settings.Clustered ? new Metrics.RelayMetrics() : null;
         if (settings.Clustered && !Cluster.RelayMembership.IsClustered(system))

@@ -44,8 +44,23 @@ public sealed class RelayHostingSpecs
         Assert.Equal(["*"], s.ControlAllow);
         Assert.Equal(["sip@10.0.0.5"], s.ControlAdministrators);
         Assert.Empty(s.ClusterSeeds); // alone unless seeds are set
-        Assert.Equal(9001, config.GetInt("akka.io.udp.disabled-buffer-pool.buffer-size")); // Akka.IO lets 9000 bytes through
+        Assert.Equal(9001, config.GetInt("akka.io.udp.direct-buffer-pool.buffer-size")); // Akka.IO lets 9000 bytes through
+        Assert.Equal(9001, config.GetInt("akka.io.udp.disabled-buffer-pool.buffer-size")); // whichever pool is configured
         Assert.Equal("", new RelayOptions().ToString());
+    }
+
+    [Fact]
+    public void An_akka_io_node_refuses_receive_buffers_no_larger_than_the_largest_datagram_naming_the_pool_in_use()
+    {
+        var defaults = RelaySettings.DefaultConfig();
+        RelayHostingExtensions.CheckAkkaIoBuffer(defaults, 1500); // relay.conf's pool: 1501-byte buffers
+        var small = Assert.Throws<ConfigurationException>(() => RelayHostingExtensions.CheckAkkaIoBuffer(defaults, 9000));
+        Assert.Contains("akka.io.udp.direct-buffer-pool.buffer-size (1501) must exceed relay.max-datagram (9000)", small.Message);
+        var disabled = ConfigurationFactory.ParseString("akka.io.udp.buffer-pool = \"akka.io.udp.disabled-buffer-pool\"\n" +
+            "akka.io.udp.disabled-buffer-pool.buffer-size = 512").WithFallback(defaults);
+        var other = Assert.Throws<ConfigurationException>(() => RelayHostingExtensions.CheckAkkaIoBuffer(disabled, 1500));
+        Assert.Contains("akka.io.udp.disabled-buffer-pool.buffer-size (512)", other.Message);
+        RelayHostingExtensions.CheckAkkaIoBuffer(ConfigurationFactory.ParseString(RelaySettings.AkkaIoHocon(9000)).WithFallback(defaults), 9000);
     }
 
     [Fact]

@@ -422,7 +422,7 @@ public sealed class AkkaIoTransportNodeSpecs(ITestOutputHelper output) : RelayNo
 
 /// <summary>relay.max-datagram above the default (jumbo-sized video): relayed intact up to it, dropped beyond, on every data path.</summary>
 public abstract class LargeDatagramSpecs(string dataPath, ITestOutputHelper output)
-    : RelayNodeSpecsBase(dataPath, output, "relay.max-datagram = 9000\nakka.io.udp.disabled-buffer-pool.buffer-size = 9001")
+    : RelayNodeSpecsBase(dataPath, output, "relay.max-datagram = 9000\n" + RelaySettings.AkkaIoHocon(9000))
 {
     [Fact]
     public async Task Datagrams_up_to_a_configured_maximum_of_9000_bytes_are_intact()
@@ -447,3 +447,28 @@ public sealed class SocketLargeDatagramSpecs(ITestOutputHelper output) : LargeDa
 public sealed class SocketDotnetEngineLargeDatagramSpecs(ITestOutputHelper output) : LargeDatagramSpecs("socket-dotnet", output);
 
 public sealed class AkkaIoLargeDatagramSpecs(ITestOutputHelper output) : LargeDatagramSpecs("akka-io", output);
+
+/// <summary>
+/// akka-io's receive buffers come from a pool (hocon/relay.conf: akka.io.udp.buffer-pool = direct-buffer-pool): each
+/// bound socket holds one while it waits for a datagram and gives it back when it closes. Here the pool has four
+/// buffers, two channels' worth: a buffer not given back leaves a later channel's sockets without one, and its open fails.
+/// </summary>
+public sealed class AkkaIoBufferPoolSpecs(ITestOutputHelper output)
+    : RelayNodeSpecsBase("akka-io", output, "akka.io.udp.direct-buffer-pool { buffers-per-segment = 2, buffer-pool-limit = 2 }")
+{
+    [Fact]
+    public async Task A_pool_of_four_receive_buffers_serves_channel_after_channel()
+    {
+        Assert.Equal("akka.io.udp.direct-buffer-pool", Sys.Settings.Config.GetString("akka.io.udp.buffer-pool")); // the default
+        for (var i = 0; i < 20; i++)
+        {
+            var ch = await OpenAsync($"pooled-{i}");
+            using var a = new UdpPeer();
+            using var b = new UdpPeer();
+            await LatchBothAsync(ch, a, b);
+            a.SendTo(ch.Left, Payload($"a->b {i}"));
+            Assert.Equal($"a->b {i}", System.Text.Encoding.ASCII.GetString(await b.ExpectAsync(Wait)));
+            Assert.IsType<ChannelClosed>(await Node.Ask<object>(new CloseChannel(ch.ChannelId), Wait));
+        }
+    }
+}
