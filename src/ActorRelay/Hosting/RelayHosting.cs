@@ -163,12 +163,11 @@ public static class RelayHostingExtensions
     /// </summary>
     internal static void CheckAkkaIoBuffer(Config config, int maxDatagram)
     {
-        var pool = config.GetString("akka.io.udp.buffer-pool", "");
-        var key = pool + ".buffer-size";
-        var size = pool.Length == 0 ? 0 : config.GetInt(key, 0);
+        var key = config.GetString("akka.io.udp.buffer-pool") + ".buffer-size"; // Akka's own defaults always name a pool
+        var size = config.GetInt(key, 0);
         if (size <= maxDatagram)
             throw new ConfigurationException(
-                $"{(pool.Length == 0 ? "akka.io.udp.buffer-pool is not set, so its buffer-size" : key)} ({size}) must exceed relay.max-datagram ({maxDatagram}), " +
+                $"{key} ({size}) must exceed relay.max-datagram ({maxDatagram}), " +
                 "or Akka.IO truncates datagrams silently: set RelayOptions.MaxDatagram, or add RelaySettings.AkkaIoHocon(max-datagram)");
     }
 
