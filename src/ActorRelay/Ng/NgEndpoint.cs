@@ -32,7 +32,7 @@ public static class NgEndpoint
         var sockets = new List<Socket>();
         try
         {
-            foreach (var listen in settings.Listen) sockets.Add(Bind(listen));
+            foreach (var listen in settings.Listen) sockets.Add(Bind(listen, settings.ReceiveBuffer));
         }
         catch
         {
@@ -50,12 +50,14 @@ public static class NgEndpoint
         return new NgStarted(book, sockets.Select(s => (IPEndPoint)s.LocalEndPoint!).ToList());
     }
 
-    private static Socket Bind(IPEndPoint listen)
+    /// <summary>An NG socket bound to <paramref name="listen"/>, its receive buffer asked for <paramref name="receiveBuffer"/> bytes (0: the kernel's default).</summary>
+    internal static Socket Bind(IPEndPoint listen, int receiveBuffer)
     {
         var socket = new Socket(listen.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
             if (listen.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = listen.Address.Equals(IPAddress.IPv6Any);
+            if (receiveBuffer > 0) socket.ReceiveBufferSize = receiveBuffer; // the kernel caps it at net.core.rmem_max
             socket.Bind(listen);
             return socket;
         }

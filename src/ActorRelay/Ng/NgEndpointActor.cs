@@ -62,7 +62,12 @@ internal sealed class NgEndpointActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _log.Info("NG endpoint listening on udp:{Local} (allowed senders: {Allow})", _local, string.Join(", ", _settings.Allow));
+        _log.Info("NG endpoint listening on udp:{Local} (allowed senders: {Allow}; receive buffer {ReceiveBuffer} bytes)",
+            _local, string.Join(", ", _settings.Allow), _socket.ReceiveBufferSize);
+        if (_settings.ReceiveBuffer > 0 && _socket.ReceiveBufferSize < _settings.ReceiveBuffer)
+            _log.Warning("NG endpoint {Local}: the kernel gave a receive buffer of {ReceiveBuffer} bytes, less than relay.ng.receive-buffer " +
+                         "({Asked}); a burst of requests beyond it is dropped and retransmitted by the proxy a second later (raise net.core.rmem_max)",
+                _local, _socket.ReceiveBufferSize, _settings.ReceiveBuffer);
         Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromSeconds(1));
         StartReceiving();
     }

@@ -26,6 +26,8 @@ public sealed record NgSettings
     public required int ReplyCacheEntries { get; init; }
     public required long ReplyCacheMaxBytes { get; init; }
     public required TimeSpan NodeTimeout { get; init; }
+    /// <summary>SO_RCVBUF of each NG socket in bytes; 0 = the kernel's default.</summary>
+    public required int ReceiveBuffer { get; init; }
 
     public bool Enabled => Listen.Count > 0;
 
@@ -48,6 +50,7 @@ public sealed record NgSettings
             ReplyCacheEntries = (int)Number(section, "reply-cache.entries", 1, 10_000_000),
             ReplyCacheMaxBytes = Number(section, "reply-cache.max-bytes", 1, long.MaxValue),
             NodeTimeout = Duration(section, "node-timeout"),
+            ReceiveBuffer = (int)Number(section, "receive-buffer", 0, int.MaxValue),
         };
         if (s.ReplyCacheMaxAge <= TimeSpan.Zero) throw new ConfigurationException("relay.ng.reply-cache.max-age must be > 0");
         if (s.NodeTimeout <= TimeSpan.Zero) throw new ConfigurationException("relay.ng.node-timeout must be > 0");
