@@ -56,6 +56,7 @@ internal static partial class NativeHeap
             var args = argv.Select(Utf8).Append(0).ToArray();
             var envp = env.Select(Utf8).Append(0).ToArray();
             var path = Utf8("/proc/self/exe");
+            RemoveDiagnosticsSocket();
             fixed (nint* a = args, e = envp)
                 Execve((byte*)path, (byte**)a, (byte**)e); // returns only when it failed: run on as we are
         }
@@ -63,6 +64,22 @@ internal static partial class NativeHeap
         {
             foreach (var p in strings) Marshal.FreeCoTaskMem(p);
         }
+    }
+
+    /// <summary>
+    /// Removes this runtime's diagnostics socket (<c>$TMPDIR/dotnet-diagnostic-PID-START-socket</c>, what dotnet-counters,
+    /// dotnet-trace and dotnet-dump connect to). The runtime started by execve has the same process id and start time, so
+    /// it names its socket the same; it could not bind it while the old file stayed, and the node was unreachable to
+    /// those tools. (Should execve fail, the node runs on without that socket.)
+    /// </summary>
+    private static void RemoveDiagnosticsSocket()
+    {
+        try
+        {
+            foreach (var socket in Directory.EnumerateFiles(Path.GetTempPath(), $"dotnet-diagnostic-{Environment.ProcessId}-*-socket"))
+                File.Delete(socket);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the tools will not attach; the node runs all the same
     }
 
     /// <summary>How often the node trims.</summary>

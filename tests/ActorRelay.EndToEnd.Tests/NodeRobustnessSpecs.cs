@@ -274,4 +274,21 @@ public sealed class NodeRobustnessSpecs
         node.Terminate();
         Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
     }
+
+    [Fact]
+    public void The_node_started_again_in_place_is_reachable_by_the_runtimes_diagnostics_tools()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var env = new Dictionary<string, string> { ["ACTORRELAY__PORTS__MIN"] = "13400", ["ACTORRELAY__PORTS__MAX"] = "13499" };
+        using var node = new NodeProcess(["--remote-port", "0"], env);
+        node.WaitForLine(l => l == "All set.", Start);
+        // what dotnet-counters, dotnet-trace and dotnet-dump connect to: one socket, listened on by the running runtime
+        // (the runtime before the restart named its socket the same and left the file behind: connection refused)
+        var socket = Assert.Single(Directory.GetFiles(Path.GetTempPath(), $"dotnet-diagnostic-{node.Pid}-*-socket"));
+        using (var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream,
+                   System.Net.Sockets.ProtocolType.Unspecified))
+            client.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(socket));
+        node.Terminate();
+        Assert.Equal(0, node.WaitForExit(TimeSpan.FromSeconds(20)));
+    }
 }
