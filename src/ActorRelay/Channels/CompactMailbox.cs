@@ -6,10 +6,10 @@ using Akka.Dispatch.MessageQueues;
 namespace ActorRelay.Channels;
 
 /// <summary>
-/// The mailbox of channel and side actors (<c>relay.channel-mailbox</c>): a node holds thousands of them and each
-/// receives a handful of messages in its life, so its queue starts empty and grows only when messages wait. Akka's
-/// default queue (a ConcurrentQueue) allocates a 32-slot segment, about 1 KB, for every actor up front: three per
-/// channel. Supports stashing (<see cref="IUnboundedDequeBasedMessageQueueSemantics"/>).
+/// The mailbox of channel, side and NG call actors (<c>relay.channel-mailbox</c>): a node holds thousands of them and
+/// each receives a handful of messages in its life, so its queue starts empty and grows only when messages wait.
+/// Akka's default queue (a ConcurrentQueue) allocates a 32-slot segment, about 1 KB, for every actor up front: three
+/// per channel, one per NG call. Supports stashing (<see cref="IUnboundedDequeBasedMessageQueueSemantics"/>).
 /// </summary>
 public sealed class CompactMailbox : MailboxType, IProducesMessageQueue<CompactMessageQueue>
 {

@@ -75,7 +75,8 @@ internal sealed class NgCallActor : ReceiveActor, IWithTimers
         Receive<NgRetire>(_ => Context.Stop(Self));
     }
 
-    public static Props Props(string callId, NgCallContext context) => ActorProps.Of(() => new NgCallActor(callId, context));
+    public static Props Props(string callId, NgCallContext context) =>
+        ActorProps.Of(() => new NgCallActor(callId, context), Channels.CompactMailbox.Deployment); // one per call, thousands alive
 
     private sealed record DeleteNow
     {

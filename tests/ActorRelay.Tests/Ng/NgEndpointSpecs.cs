@@ -254,6 +254,17 @@ public sealed class NgEndpointSpecs(ITestOutputHelper output) : NgEndpointSpecsB
     }
 
     [Fact]
+    public void A_call_actor_runs_on_the_compact_mailbox()
+    {
+        Ok(Offer(Sdp(4000)));
+        // one actor per call, thousands alive: not Akka's default queue and its 1 KB segment per actor
+        var calls = ((ActorRefWithCell)Ng.Book).Children.Cast<ActorRefWithCell>().ToList();
+        Assert.NotEmpty(calls);
+        foreach (var call in calls)
+            Assert.IsType<ActorRelay.Channels.CompactMessageQueue>(((ActorCell)call.Underlying).Mailbox!.MessageQueue);
+    }
+
+    [Fact]
     public async Task No_side_latches_before_the_answer_and_after_it_media_flows_both_ways()
     {
         using var a = new Phone(0xA0000001);
