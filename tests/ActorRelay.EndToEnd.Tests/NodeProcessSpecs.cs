@@ -333,13 +333,26 @@ public sealed class NodeProcessSpecs
             using (var first = PersistentNode(data, [.. config, .. keep ? ["--keep-channels"] : Array.Empty<string>()]))
             {
                 var node = await NodeRef(supervisor, first);
+                // subscribed: a channel tells the node of a latch (which records it) before it publishes the latch, so
+                // once the six SideLatched events are in, the journal's backlog below counts every latch record
+                var inbox = Inbox.Create(supervisor);
+                var latched = new HashSet<(string, Side)>();
+                object Next()
+                {
+                    var m = inbox.Receive(TimeSpan.FromSeconds(10));
+                    if (m is SideLatched l) latched.Add((l.ChannelId, l.Side));
+                    return m;
+                }
                 for (var i = 0; i < 3; i++)
                 {
-                    var ch = await node.Ask<ChannelOpened>(new OpenChannel($"call-{i}", SubscribeOpener: false), TimeSpan.FromSeconds(10));
+                    inbox.Send(node, new OpenChannel($"call-{i}"));
+                    ChannelOpened? ch = null;
+                    while (ch is null) ch = Next() as ChannelOpened;
                     var (a, b) = (Client(), Client());
                     Talk(a, b, ch, latch: true);
                     clients.Add((a, b, ch));
                 }
+                while (latched.Count < 6) Next();
                 // everything recorded is written (a crash loses at most relay.persistence.flush-after of records)
                 var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
                 while ((await node.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(10))).JournalBacklog > 0)
