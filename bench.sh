@@ -20,6 +20,9 @@
 #                      --ng-calls N (default 4000) offer+answer pairs with --ng-window W (32) outstanding, then deletes; then
 #                      --ng-rate R (1000) calls/s for --ng-seconds S (5) with reply times; --rounds N (3) interleaved, each
 #                      after --ng-warmup N (3000) calls set up and deleted unmeasured (in bursts of 3,000).
+#          --gc-shape: what a youngest-generation collection costs per MB promoted on this machine (server GC, child
+#                      processes): ~24 KB "calls" kept at --ng-rate R (1000) calls/s, --gc-live N (2000) alive, for --seconds S,
+#                      their survivors together or interleaved with as much short-lived garbage; --rounds N (3) interleaved.
 #          --restart:  restart survival (issue 9): one node, --channels N (1000) over Akka.Remote, half streaming at --pps;
 #                      kill -9, then SIGTERM --keep-channels, each restarted on the same data directory and ports; media
 #                      back after All set., channels lost, ports leaked; --rounds N (3). Own ports: pool from

@@ -9,7 +9,10 @@ using ActorRelay.Protocol;
 // An in-process relay on the runtime's socket engine completes receives inline, as the node does.
 ActorRelay.Sides.Dotnet.DotnetSocketEngine.EnableInlineCompletions();
 
+if (args is ["--gc-shape-child", var shape, var rate, var live, var secs])
+    return ActorRelay.Bench.GcShape.Child(shape, int.Parse(rate), int.Parse(live), double.Parse(secs, System.Globalization.CultureInfo.InvariantCulture));
 var opts = BenchOptions.Parse(args);
+if (opts.GcShape) return await ActorRelay.Bench.GcShape.Run(opts);
 using var allocations = opts.AllocTypes ? new ActorRelay.Bench.AllocationByType() : null;
 if (opts.NgSetup)
 {
@@ -439,7 +442,7 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
     IReadOnlyDictionary<string, string>? NodeEnv = null, bool RelaysGiven = false, bool ChannelsGiven = false,
     int Competitors = 0, bool LoopLag = false, int PortOffset = 0, double Warmup = 3,
     bool Restart = false, int RestartPortBase = 6000, int RelayCpuPeriod = CpuQuota.DefaultPeriodMicroseconds,
-    bool QuotaAtStart = false, bool AllocTypes = false)
+    bool QuotaAtStart = false, bool AllocTypes = false, bool GcShape = false, int GcLive = 2000)
 {
     /// <summary>Node control planes from here (4600 for the default --port-base 10000; 4560 for 6000).</summary>
     public int ControlPortBase => 4600 + PortOffset / 10;
@@ -474,6 +477,8 @@ internal sealed record BenchOptions(string[] Relays, int Channels, int Pps, int 
                 "--relay-cpu-period" => o with { RelayCpuPeriod = int.Parse(Next()) * 1000 }, // ms
                 "--baseline-node" => o with { BaselineNode = Path.GetFullPath(Next()) },
                 "--ng-setup" => o with { NgSetup = true },
+                "--gc-shape" => o with { GcShape = true },
+                "--gc-live" => o with { GcLive = int.Parse(Next()) },
                 "--ng-calls" => o with { NgCalls = int.Parse(Next()) },
                 "--ng-warmup" => o with { NgWarmup = int.Parse(Next()) },
                 "--ng-window" => o with { NgWindow = int.Parse(Next()) },
