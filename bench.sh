@@ -28,7 +28,8 @@
 #                      back after All set., channels lost, ports leaked; --rounds N (3). Own ports: pool from
 #                      --restart-ports (6000), control plane 6470, clients above the pool.
 #                      --port-base B moves the other modes' ports (pool B, control 4600+(B-10000)/100, clients B+14000);
-#                      relay socket-no-journal = the node with relay.persistence off.
+#                      relay socket-no-journal = the node with relay.persistence off; relay socket-ng = the node also setting up
+#                      NG calls at --ng-rate R (at most min(--ng-live, 1000) up) through the stream, their offer p50/p99 per row.
 #                      Needs gcc for the C reference. Uses loopback only, ports < 32768.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -108,7 +108,7 @@ internal static class GcShape
         var current = root;
         for (var i = 0; i < ObjectsPerCall - 1; i++)
         {
-            var part = new Part { Root = root, Data = new byte[16] };
+            var part = new Part { Root = root, Data = new byte[16], A = i, B = -i };
             current.Next = part;
             current = part;
             if (interleaved) _garbage = new byte[GarbageBytes];

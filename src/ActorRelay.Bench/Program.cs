@@ -58,11 +58,18 @@ RelayUnderTest Make(string name, int k) => name switch
     // the node process without its channel journal (relay.persistence off): what persistence costs
     "socket-no-journal" => new ActorRelayNode("socket", 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, null,
         new Dictionary<string, string>(opts.NodeEnvironment) { ["ACTORRELAY__PERSISTENCE__ENABLED"] = "off" }, opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null),
+    // the node taking NG calls at --ng-rate (at most --ng-live up, 1,000 at most here) while it streams: what call setup
+    // does to the media of the channels already up (the collector's pauses stop the relay loops too)
+    "socket-ng" => new ActorRelayNode("socket", 10000 + opts.PortOffset, 4600 + opts.PortOffset / 10 + k, system, null, opts.NodeEnvironment,
+        opts.LoopLag ? 9400 + opts.PortOffset / 10 + k : null, ngPort: NgBesidePort(k), ngPorts: 4 * NgBesideLive() + 8),
     "c-epoll" => new CRelay(cRelay, 20000 + opts.PortOffset),
     "rtpengine" => new RtpEngine(24000 + opts.PortOffset, 2223 + opts.PortOffset / 10 + k),
     "direct" => new DirectLoopback(24000 + opts.PortOffset),
     _ => throw new ArgumentException($"unknown relay {name}"),
 };
+
+int NgBesidePort(int k) => 2300 + opts.PortOffset / 10 + k;
+int NgBesideLive() => Math.Min(opts.NgLive, 1000);
 
 if (opts.Restart)
 {
@@ -152,9 +159,28 @@ for (var round = 1; round <= opts.Rounds; round++)
         if (held && !opts.QuotaAtStart)
             quota.Set(CpuQuota.Apply(relay.Pid, opts.RelayCpuQuota!.Value, opts.RelayCpuPeriod)); // the stream rounds are held too, unless the quota is for the overload run
         using var gen = new LoadGenerator(ports, 24000 + opts.PortOffset, opts.Size);
+        // socket-ng: NG calls set up and deleted through the warm-up and the window, on a thread of their own, after
+        // --ng-warmup calls set up and deleted before the stream (unmeasured: a fresh node's first calls are compiled code)
+        using var ngClient = name == "socket-ng" ? new NgLoadClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, NgBesidePort(k - 1))) : null;
+        for (var warmed = 0; ngClient is not null && warmed < opts.NgWarmup; warmed += 1000)
+        {
+            ngClient.Setup(Math.Min(1000, opts.NgWarmup - warmed), 32, () => 0);
+            ngClient.DeleteAll(32);
+        }
         gen.Latch();
+        var ngLoad = ngClient is null ? null
+            : Task.Factory.StartNew(() => ngClient.Steady(opts.NgRate, opts.Warmup + opts.Seconds, NgBesideLive(), spin: false),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var m = await Measure(relay, gen, opts.Pps, opts.Seconds, opts.Warmup, quota.Quota);
         var row = StreamRow.Of(name + (relay.InProcess ? " (in-process)" : ""), round, m, opts.RelayCpuQuota is { } pct && !opts.Overload ? pct : null);
+        if (ngLoad is not null)
+        {
+            var ng = await ngLoad;
+            row = row with { ng_rate = opts.NgRate, ng_calls_per_s = Math.Round(ng.CallsPerSecond), ng_offer_p50_ms = ng.OfferP50Ms,
+                ng_offer_p99_ms = ng.OfferP99Ms, ng_errors = ng.Errors };
+            Console.WriteLine($"  {name}: NG calls at {opts.NgRate}/s beside the stream: {ng.CallsPerSecond:F0}/s set up, offer p50 {ng.OfferP50Ms:F2} ms, " +
+                              $"p99 {ng.OfferP99Ms:F2} ms, {ng.Errors} errors, {ng.Retransmissions} retransmissions");
+        }
         stream.Add(row);
         if (await relay.DropsAsync() is { Count: > 0 } drops)
             Console.WriteLine($"  {name} dropped: {string.Join(", ", drops.Select(d => $"{d.Key} {d.Value}"))}");
@@ -342,7 +368,8 @@ internal sealed record StreamRow(
     long? loop_wakeups = null, double? loop_lag_p99_ms = null, double? loop_lag_p999_ms = null, long? loop_wakeups_over_5ms = null,
     int? gc_gen2_collections = null, double? throttled_periods_pct = null, double? throttled_ms = null,
     double? arrival_p50_ms = null, double? arrival_p99_ms = null, double? arrival_p999_ms = null, double? arrival_max_ms = null,
-    double? queue_delay_p99_ms = null, double? queue_delay_p999_ms = null)
+    double? queue_delay_p99_ms = null, double? queue_delay_p999_ms = null,
+    int? ng_rate = null, double? ng_calls_per_s = null, double? ng_offer_p50_ms = null, double? ng_offer_p99_ms = null, long? ng_errors = null)
 {
     public static StreamRow Of(string relay, int round, Measured m, int? quota = null)
     {

@@ -124,7 +124,7 @@ internal abstract class RelayUnderTest : IAsyncDisposable
 /// <c>socket</c> (relay loops), <c>socket-dotnet</c> (the socket transport on the runtime's socket engine) or <c>akka-io</c>.
 /// </summary>
 internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, ActorSystem generator, string? nodeDll = null,
-    IReadOnlyDictionary<string, string>? extraEnvironment = null, int? metricsPort = null) : RelayUnderTest
+    IReadOnlyDictionary<string, string>? extraEnvironment = null, int? metricsPort = null, int? ngPort = null, int ngPorts = 0) : RelayUnderTest
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
@@ -153,7 +153,7 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
     {
         var env = new Dictionary<string, string>
             {
-                ["ACTORRELAY__PORTS__MIN"] = portMin.ToString(), ["ACTORRELAY__PORTS__MAX"] = (portMin + 2 * Math.Max(channels, MaxIdleChannels) + 99).ToString(),
+                ["ACTORRELAY__PORTS__MIN"] = portMin.ToString(), ["ACTORRELAY__PORTS__MAX"] = (portMin + 2 * Math.Max(channels, MaxIdleChannels) + 99 + ngPorts).ToString(),
                 ["ACTORRELAY__IDLE_TIMEOUT"] = "10m", ["ACTORRELAY__SETUP_TIMEOUT"] = "10m",
                 ["ACTORRELAY__SOCKET_ENGINE"] = relay == "socket-dotnet" ? "dotnet" : "auto",
                 ["ACTORRELAY__CONTROL__ADMINISTRATORS"] = "127.0.0.1", // the generator reads runtime stats after a forced collection
@@ -163,8 +163,15 @@ internal sealed class ActorRelayNode(string relay, int portMin, int remotePort, 
         if (relay == "socket-bare") env["ACTORRELAY__QUALITY__ENABLED"] = "off";
         if (metricsPort is { } mp) env["ACTORRELAY__METRICS__LISTEN"] = $"127.0.0.1:{mp}";
         foreach (var (k, v) in extraEnvironment ?? new Dictionary<string, string>()) env[k] = v;
+        // relay socket-ng: the node also takes NG calls (its channels from the same pool, on the same relay loops)
+        if (ngPort is not null)
+        {
+            env["ACTORRELAY__NG__IDLE_TIMEOUT"] = "10m";
+            env["ACTORRELAY__NG__SETUP_TIMEOUT"] = "10m";
+        }
+        string[] ng = ngPort is { } np ? ["--ng", $"127.0.0.1:{np}"] : [];
         Process = Launch("dotnet", [nodeDll ?? Paths.NodeDll, "--transport", _transport, "--bind", "127.0.0.1", "--remote-port", remotePort.ToString(),
-                "--log-level", "warning"], env, "All set.");
+                "--log-level", "warning", ..ng], env, "All set.");
         if (relay == "socket-metrics" && metricsPort is { } scraped) _ = ScrapeAsync($"http://127.0.0.1:{scraped}/metrics", _scraping.Token);
         _channels = channels;
         _node = await generator.ActorSelection($"akka.tcp://actor-relay@127.0.0.1:{remotePort}/user/relay").ResolveOne(TimeSpan.FromSeconds(10));
