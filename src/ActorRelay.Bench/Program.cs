@@ -70,6 +70,9 @@ RelayUnderTest Make(string name, int k) => name switch
 
 int NgBesidePort(int k) => 2300 + opts.PortOffset / 10 + k;
 int NgBesideLive() => Math.Min(opts.NgLive, 1000);
+if (opts.Relays.Contains("socket-ng") &&
+    10000 + opts.PortOffset + 2 * Math.Max(opts.Channels, opts.IdleChannels) + 99 + 4 * NgBesideLive() + 8 >= opts.ClientPortBase)
+    throw new ArgumentException($"relay socket-ng: the node's pool for {opts.Channels} channels and {NgBesideLive()} NG calls reaches the stream's clients at {opts.ClientPortBase}: fewer --channels, --idle-channels or --ng-live");
 
 if (opts.Restart)
 {
