@@ -86,9 +86,21 @@ public sealed class BDictionary : BValue, IEquatable<BDictionary>
 {
     public BDictionary(IEnumerable<KeyValuePair<string, BValue>> entries) => Entries = entries.ToArray();
 
+    private BDictionary(KeyValuePair<string, BValue>[] entries) => Entries = entries;
+
     /// <summary>Builds a dictionary from pairs; pairs with a null value are left out (optional keys).</summary>
-    public static BDictionary Of(params (string Key, BValue? Value)[] entries) =>
-        new(entries.Where(e => e.Value is not null).Select(e => KeyValuePair.Create(e.Key, e.Value!)));
+    public static BDictionary Of(params (string Key, BValue? Value)[] entries)
+    {
+        // every NG reply is built here: one array of the entries, no iterators (docs/benchmarks.md, "NG reply time")
+        var count = 0;
+        foreach (var e in entries)
+            if (e.Value is not null) count++;
+        var kept = new KeyValuePair<string, BValue>[count];
+        var i = 0;
+        foreach (var e in entries)
+            if (e.Value is not null) kept[i++] = KeyValuePair.Create(e.Key, e.Value);
+        return new BDictionary(kept);
+    }
 
     public IReadOnlyList<KeyValuePair<string, BValue>> Entries { get; }
 
@@ -136,15 +148,30 @@ public static class Bencode
     /// </summary>
     public static byte[] Encode(BValue value, bool canonical = true)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
+        var buffer = Scratch();
         Encode(value, buffer, canonical);
         return buffer.WrittenSpan.ToArray();
+    }
+
+    [ThreadStatic] private static ArrayBufferWriter<byte>? _scratch;
+
+    /// <summary>
+    /// An empty buffer of the calling thread, for a value encoded and then copied out (replies are encoded at NG's setup
+    /// rate: a new buffer each time grew through 256, 512, 1,024... bytes of garbage per reply). Not reentrant: the
+    /// caller copies what it wrote before it encodes again.
+    /// </summary>
+    internal static ArrayBufferWriter<byte> Scratch()
+    {
+        var buffer = _scratch ??= new ArrayBufferWriter<byte>(4096);
+        buffer.ResetWrittenCount();
+        return buffer;
     }
 
     public static void Encode(BValue value, IBufferWriter<byte> output, bool canonical = true)
     {
         // Written straight into the output: lengths and integers formatted in place, keys encoded from their chars,
-        // nothing allocated but the sorted order of a dictionary's keys (every reply is encoded: NG's setup rate).
+        // nothing allocated (a dictionary's sorted order is kept on the stack up to 64 keys; every reply is encoded:
+        // NG's setup rate).
         switch (value)
         {
             case BString s:
@@ -169,13 +196,8 @@ public static class Bencode
                 }
                 else
                 {
-                    var order = new int[entries.Count];
-                    for (var k = 0; k < order.Length; k++) order[k] = k;
-                    Array.Sort(order, (a, b) =>
-                    {
-                        var c = string.CompareOrdinal(entries[a].Key, entries[b].Key);
-                        return c != 0 ? c : a.CompareTo(b);
-                    });
+                    var order = entries.Count <= 64 ? stackalloc int[entries.Count] : new int[entries.Count];
+                    SortKeys(entries, order);
                     for (var k = 1; k < order.Length; k++)
                         if (entries[order[k]].Key == entries[order[k - 1]].Key)
                             throw new ArgumentException($"duplicate dictionary key \"{entries[order[k]].Key}\"", nameof(value));
@@ -185,6 +207,25 @@ public static class Bencode
                 break;
             default:
                 throw new ArgumentException($"not a bencode value: {value.GetType().Name}", nameof(value));
+        }
+    }
+
+    /// <summary>
+    /// Fills <paramref name="order"/> with the entries' indexes sorted by key (ordinal), equal keys in entry order: an
+    /// insertion sort, stable and without a delegate (a reply has a dozen keys or so).
+    /// </summary>
+    private static void SortKeys(IReadOnlyList<KeyValuePair<string, BValue>> entries, Span<int> order)
+    {
+        for (var i = 0; i < order.Length; i++)
+        {
+            var key = entries[i].Key;
+            var j = i - 1;
+            while (j >= 0 && string.CompareOrdinal(entries[order[j]].Key, key) > 0)
+            {
+                order[j + 1] = order[j];
+                j--;
+            }
+            order[j + 1] = i;
         }
     }
 

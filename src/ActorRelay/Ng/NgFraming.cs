@@ -55,9 +55,12 @@ public static class NgFraming
     /// <summary>"<paramref name="cookie"/> <paramref name="reply"/>", the reply canonically encoded.</summary>
     public static byte[] Frame(string cookie, BDictionary reply)
     {
-        var buffer = new ArrayBufferWriter<byte>(cookie.Length + 128);
-        buffer.Write(BValue.Latin1.GetBytes(cookie));
-        buffer.Write(" "u8);
+        // encoded in the thread's scratch buffer, then copied out once (the reply cache keeps the copy)
+        var buffer = Bencode.Scratch();
+        var span = buffer.GetSpan(cookie.Length + 1);
+        var written = BValue.Latin1.GetBytes(cookie, span);
+        span[written] = (byte)' ';
+        buffer.Advance(written + 1);
         Bencode.Encode(reply, buffer);
         return buffer.WrittenSpan.ToArray();
     }

@@ -139,6 +139,33 @@ public sealed class BencodeTests
     }
 
     [Fact]
+    public void Canonical_encoding_sorts_a_dictionary_of_many_keys()
+    {
+        // more keys than the encoder keeps its order for on the stack: the same order from the heap
+        var keys = Enumerable.Range(0, 100).Select(i => $"k{(i * 37) % 100:D3}").ToArray();
+        var d = new BDictionary(keys.Select(k => KeyValuePair.Create(k, (BValue)k)));
+        var expected = "d" + string.Concat(keys.Order(StringComparer.Ordinal).Select(k => $"4:{k}4:{k}")) + "e";
+        Assert.Equal(expected, Encode(d));
+    }
+
+    [Fact]
+    public void Each_encoding_is_a_copy_of_its_own()
+    {
+        // the encoder writes into a buffer of its thread and copies out: an earlier result is never overwritten
+        var first = Bencode.Encode(BDictionary.Of(("result", "ok")));
+        var second = Bencode.Encode(BDictionary.Of(("result", "error"), ("error-reason", "no such call")));
+        Assert.Equal("d6:result2:oke", Encoding.Latin1.GetString(first));
+        Assert.Equal("d12:error-reason12:no such call6:result5:errore", Encoding.Latin1.GetString(second));
+    }
+
+    [Fact]
+    public void Canonical_encoding_refuses_duplicate_keys_wherever_they_are()
+    {
+        var d = new BDictionary([KeyValuePair.Create("b", (BValue)1), KeyValuePair.Create("a", (BValue)1), KeyValuePair.Create("b", (BValue)2)]);
+        Assert.Throws<ArgumentException>(() => Bencode.Encode(d));
+    }
+
+    [Fact]
     public void Canonical_encoding_refuses_duplicate_keys()
     {
         var d = new BDictionary([KeyValuePair.Create("a", (BValue)1), KeyValuePair.Create("a", (BValue)2)]);
