@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime;
 using System.Text.Json;
+using static ActorRelay.Bench.BenchMath;
 
 namespace ActorRelay.Bench;
 
@@ -53,12 +54,6 @@ internal static class GcShape
             new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"results: {file}");
         return 0;
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var v = values.Order().ToArray();
-        return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
     }
 
     /// <summary>The child: makes calls at the rate, then prints one JSON row of its youngest-generation collections.</summary>

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using ActorRelay.Ng;
 using HdrHistogram;
+using static ActorRelay.Bench.BenchMath;
 
 namespace ActorRelay.Bench;
 
@@ -83,11 +84,6 @@ internal static class NgSetupBench
             ["ng_setup"] = rows,
         }, new JsonSerializerOptions { WriteIndented = true }));
 
-        static double Median(IEnumerable<double> xs)
-        {
-            var s = xs.Order().ToArray();
-            return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-        }
         Console.WriteLine();
         Console.WriteLine($"| relay (medians of {rows.Count / relays.Length}) | calls/s set up ({o.NgCalls} calls, window {o.NgWindow}) | relay CPU µs/call | deletes/s | " +
                           $"at {o.NgRate} calls/s: offer p50 / p99 / max ms | answer p50 / p99 / max ms | errors | retransmissions |");

@@ -5,6 +5,7 @@ using Akka.Configuration;
 using ActorRelay.Bench;
 using ActorRelay.Hosting;
 using ActorRelay.Protocol;
+using static ActorRelay.Bench.BenchMath;
 
 // An in-process relay on the runtime's socket engine completes receives inline, as the node does.
 ActorRelay.Sides.Dotnet.DotnetSocketEngine.EnableInlineCompletions();
@@ -412,11 +413,6 @@ internal static class Summary
     {
         if (stream.Count > 0)
         {
-            static double Median(IEnumerable<double> xs)
-            {
-                var s = xs.Order().ToArray();
-                return s.Length == 0 ? double.NaN : s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-            }
             var byRelay = stream.GroupBy(r => r.relay).ToList();
             var c = byRelay.FirstOrDefault(g => g.Key == "c-epoll");
             var cCpu = c is null ? double.NaN : Median(c.Select(r => r.cpu_us_per_packet));

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Akka.Actor;
 using ActorRelay.Protocol;
 using ActorRelay.Client;
+using static ActorRelay.Bench.BenchMath;
 
 namespace ActorRelay.Bench;
 
@@ -79,11 +80,6 @@ internal static class RestartSurvival
         return rows.All(r => r.streaming_not_back == 0 && r.channels_lost == 0 && r.ports_leaked == 0) ? 0 : 1;
     }
 
-    private static double Median(IEnumerable<double> xs)
-    {
-        var s = xs.Order().ToArray();
-        return s.Length == 0 ? double.NaN : s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
 
     private static double Ms(long stopwatchTicks) => Math.Round(stopwatchTicks * 1000.0 / Stopwatch.Frequency, 1);
 
