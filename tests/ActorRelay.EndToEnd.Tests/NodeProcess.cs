@@ -11,6 +11,7 @@ public sealed class NodeProcess : IDisposable
     private readonly BlockingCollection<string> _lines = new();
     private readonly List<string> _all = new();
     private readonly List<string> _errors = new();
+    private readonly string? _ownData;
 
     /// <param name="softFileLimit">Starts the node with this soft open-file limit (through the shell's ulimit), as a
     /// login session's default of 1024 would.</param>
@@ -33,6 +34,13 @@ public sealed class NodeProcess : IDisposable
         psi.ArgumentList.Add(NodeDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
+        if (!psi.Environment.ContainsKey(DataDirectoryVariable))
+        {
+            // every node its own journal unless the test shares one on purpose (a restart that brings channels back):
+            // nodes of tests running side by side would otherwise recover each other's channels from the default file
+            _ownData = Directory.CreateTempSubdirectory("actorrelay-node-").FullName;
+            psi.Environment[DataDirectoryVariable] = _ownData;
+        }
         _process = new Process { StartInfo = psi };
         _process.ErrorDataReceived += (_, e) => { if (e.Data is { } l) { lock (_all) { _all.Add(l); _errors.Add(l); } _lines.Add(l); } };
         _process.OutputDataReceived += (_, e) => { if (e.Data is { } l) { lock (_all) _all.Add(l); _lines.Add(l); } };
@@ -86,6 +94,8 @@ public sealed class NodeProcess : IDisposable
 
     public int Pid => _process.Id;
 
+    private const string DataDirectoryVariable = "ACTORRELAY__PERSISTENCE__DATA_DIRECTORY";
+
     public void Terminate() => kill(_process.Id, 15);
 
     [DllImport("libc", SetLastError = true)]
@@ -100,5 +110,6 @@ public sealed class NodeProcess : IDisposable
         _disposed = true;
         if (!_process.HasExited) { try { _process.Kill(entireProcessTree: true); _process.WaitForExit(5000); } catch { } }
         _process.Dispose();
+        if (_ownData is not null) { try { Directory.Delete(_ownData, recursive: true); } catch (IOException) { } }
     }
 }
