@@ -147,7 +147,13 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         {
             // the journal holds descriptors of its own now (its database): measure again, before any channel binds
             if (_limitMeasured) _channelLimit = Math.Min(_channelLimit, NodeCapacity.ChannelLimit(_settings, null));
-            foreach (var channel in r.Channels) Restore(channel);
+            if (_channelLimit == 0 && r.Channels.Count > 0)
+                // a node that can hold no channel does not run (the node process stops at once): what the journal holds
+                // stays recorded for a start with room, instead of being closed for want of it
+                _log.Warning("The node has room for no channel (its open-file limit or relay.max-channels): the {Count} channels " +
+                             "its journal holds stay recorded, for a start with room", r.Channels.Count);
+            else
+                foreach (var channel in r.Channels.OrderBy(c => c.Opened.OpenedAt)) Restore(channel); // the oldest first, should room run out
             foreach (var record in _channels.Records) if (record.Restored) _rebinding.Add(record.Actor);
             if (_rebinding.Count > 0)
             {
@@ -758,15 +764,17 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         if (expired is { } reason)
         {
             _log.Info("Channel {Channel} expired while the node was down ({Reason}); closed", o.ChannelId, reason);
-            _channels.CountClosed(reason);
-            _metrics?.ChannelClosed(reason);
-            Record(new ChannelForgotten(o.ChannelId));
-            var local = new RelayEndpoint((_advertise ?? _settings.BindAddress).ToString(), c.Opened.LeftPort);
-            var empty = new SideSnapshot(Side.Left, local, null, 0, 0, 0, 0, new Dictionary<DropReason, long>(), 0, null);
-            var closed = new ChannelClosed(o.ChannelId, reason, $"{reason} ran out while the node was down",
-                new ChannelSnapshot(o.ChannelId, ChannelState.Closing, o.Options?.LatchMode ?? _settings.LatchMode, c.Opened.OpenedAt,
-                    empty, empty with { Side = Side.Right, Local = local with { Port = c.Opened.RightPort } }));
-            foreach (var s in subscribers) s.Tell(closed);
+            CloseUnrestored(c, subscribers, reason, $"{reason} ran out while the node was down");
+            return;
+        }
+        if (_channels.Count >= _channelLimit)
+        {
+            // Each channel holds two sockets: restoring past the open-file limit would leave the node no descriptor for
+            // its own threads, assemblies and journal (it fails in all of them at once). The first recorded come back.
+            _log.Warning("Channel {Channel} cannot come back: the node now holds at most {Limit} channels (its open-file limit or " +
+                         "relay.max-channels); closed", o.ChannelId, _channelLimit);
+            CloseUnrestored(c, subscribers, CloseReason.Capacity,
+                $"the node came back with room for {_channelLimit} channels (open-file limit or relay.max-channels)");
             return;
         }
         if (!_channels.TryTakePort(new SideRequest(c.Opened.LeftPort), out var left, out var why) ||
@@ -789,6 +797,21 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         foreach (var s in subscribers) AddSubscriber(record, s);
         TrackOwner(record);
         _log.Info("Channel {Channel} restored on ports {Left}/{Right}", o.ChannelId, left, right);
+    }
+
+    /// <summary>A recorded channel that does not come back: counted and forgotten, its subscribers told why.</summary>
+    private void CloseUnrestored(RecordedChannel c, IReadOnlyList<IActorRef> subscribers, CloseReason reason, string detail)
+    {
+        var o = c.Opened.Request;
+        _channels.CountClosed(reason);
+        _metrics?.ChannelClosed(reason);
+        Record(new ChannelForgotten(o.ChannelId));
+        var local = new RelayEndpoint((_advertise ?? _settings.BindAddress).ToString(), c.Opened.LeftPort);
+        var empty = new SideSnapshot(Side.Left, local, null, 0, 0, 0, 0, new Dictionary<DropReason, long>(), 0, null);
+        var closed = new ChannelClosed(o.ChannelId, reason, detail,
+            new ChannelSnapshot(o.ChannelId, ChannelState.Closing, o.Options?.LatchMode ?? _settings.LatchMode, c.Opened.OpenedAt,
+                empty, empty with { Side = Side.Right, Local = local with { Port = c.Opened.RightPort } }));
+        foreach (var s in subscribers) s.Tell(closed);
     }
 
     // ---- replies -------------------------------------------------------------------------------

@@ -374,6 +374,9 @@ public enum CloseReason
     NodeStopping,
     /// <summary>The system that opened the channel is gone and nobody subscribed again within relay.control.opener-lost-grace.</summary>
     OpenerLost,
+    /// <summary>The node came back from its journal with room for fewer channels than it held (a lower open-file limit
+    /// or relay.max-channels): the channels opened first came back, this one did not.</summary>
+    Capacity,
 }
 
 /// <summary>A side latched for the first time.</summary>

@@ -63,4 +63,90 @@ public sealed class NodeRebindSpecs(ITestOutputHelper output) : TestKit(Configur
             Assert.Equal(ports.Min + 2 * i, snapshot.Left.Local.Port);
         }
     }
+
+    [Fact]
+    public void A_node_that_comes_back_with_room_for_fewer_channels_brings_back_the_oldest_and_closes_the_rest_with_reason_capacity()
+    {
+        // a node held 10 channels; it restarts with relay.max-channels 4 (or an open-file limit that leaves room for 4):
+        // binding all 10 would take descriptors the process needs for itself
+        const int held = 10, room = 4;
+        var ports = TestPorts.Block(2 * held + 20);
+        var settings = RelaySettings.From(Sys.Settings.Config) with { PortMin = ports.Min, PortMax = ports.Max, BindAddress = IPAddress.Loopback };
+        var listener = CreateTestProbe();
+        var listenerPath = listener.Ref.Path.ToStringWithAddress(((ExtendedActorSystem)Sys).Provider.DefaultAddress);
+
+        RecordChannels(settings, ports, held, listenerPath);
+
+        var node = Sys.ActorOf(RelayNodeActor.Props(settings with { MaxChannels = room }), "relay-room");
+        node.Tell(GetNodeStatus.Instance, TestActor);
+        var status = ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(30));
+        Assert.Equal(room, status.ChannelsOpen);
+        Assert.Equal(held - room, status.ClosedByReason.GetValueOrDefault(CloseReason.Capacity));
+
+        // the listeners hear why the others are gone; the oldest four are the ones back
+        var closed = Enumerable.Range(0, held - room).Select(_ => listener.ExpectMsg<ChannelClosed>(TimeSpan.FromSeconds(10))).ToList();
+        Assert.All(closed, c => Assert.Equal(CloseReason.Capacity, c.Reason));
+        Assert.Equal(Enumerable.Range(room, held - room).Select(i => $"call-{i}").Order(), closed.Select(c => c.ChannelId).Order());
+        for (var i = 0; i < held; i++)
+        {
+            node.Tell(new GetChannel($"call-{i}"), TestActor);
+            if (i < room) Assert.Equal(ChannelState.Open, ExpectMsg<ChannelSnapshot>(TimeSpan.FromSeconds(5)).State);
+            else ExpectMsg<ChannelNotFound>(TimeSpan.FromSeconds(5));
+        }
+
+        // forgotten in the journal: with room again, only the four come back
+        Watch(node);
+        Sys.Stop(node);
+        ExpectTerminated(node, TimeSpan.FromSeconds(10));
+        var again = Sys.ActorOf(RelayNodeActor.Props(settings), "relay-again");
+        again.Tell(GetNodeStatus.Instance, TestActor);
+        Assert.Equal(room, ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(30)).ChannelsOpen);
+    }
+
+    [Fact]
+    public void A_node_with_room_for_no_channel_keeps_what_its_journal_holds_for_a_start_with_room()
+    {
+        // the node process stops such a node at once ("This node can hold no channel"): a start with a wrong open-file
+        // limit must not cost the calls the journal holds
+        const int held = 6;
+        var ports = TestPorts.Block(2 * held + 20);
+        var settings = RelaySettings.From(Sys.Settings.Config) with { PortMin = ports.Min, PortMax = ports.Max, BindAddress = IPAddress.Loopback };
+        var listener = CreateTestProbe();
+        RecordChannels(settings, ports, held, listener.Ref.Path.ToStringWithAddress(((ExtendedActorSystem)Sys).Provider.DefaultAddress));
+
+        var cramped = Sys.ActorOf(RelayNodeActor.Props(settings, channelLimit: 0), "relay-cramped");
+        cramped.Tell(GetNodeStatus.Instance, TestActor);
+        var status = ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, status.ChannelsOpen);
+        Assert.Empty(status.ClosedByReason.Where(c => c.Value > 0));
+        listener.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // nobody is told a call closed
+        Watch(cramped);
+        Sys.Stop(cramped);
+        ExpectTerminated(cramped, TimeSpan.FromSeconds(10));
+
+        var roomy = Sys.ActorOf(RelayNodeActor.Props(settings), "relay-roomy");
+        roomy.Tell(GetNodeStatus.Instance, TestActor);
+        Assert.Equal(held, ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(30)).ChannelsOpen);
+    }
+
+    /// <summary>What a node wrote before it died: <paramref name="count"/> channels on ports of the block, opened a second
+    /// apart (recorded newest first: a node orders them by when they opened), each with <paramref name="listener"/> subscribed.</summary>
+    private void RecordChannels(RelaySettings settings, (int Min, int Max) ports, int count, string listener)
+    {
+        IgnoreMessages<ChannelJournalActor.Written>();
+        var journal = ChildActorOf(ChannelJournalActor.Props(settings));
+        Assert.Empty(ExpectMsg<JournalRecovered>(TimeSpan.FromSeconds(10)).Channels);
+        var start = DateTimeOffset.UtcNow;
+        for (var i = count - 1; i >= 0; i--)
+        {
+            journal.Tell(new ChannelJournalActor.Record(new ChannelRecorded($"call-{i}", new OpenChannel($"call-{i}", SubscribeOpener: false),
+                ports.Min + 2 * i, ports.Min + 2 * i + 1, null, start.AddSeconds(i - count))));
+            journal.Tell(new ChannelJournalActor.Record(new ListenersRecorded($"call-{i}", [listener], null)));
+        }
+        journal.Tell(ChannelJournalActor.FlushNow.Instance);
+        ExpectMsg<ChannelJournalActor.Flushed>(TimeSpan.FromSeconds(10));
+        Watch(journal);
+        Sys.Stop(journal);
+        ExpectTerminated(journal, TimeSpan.FromSeconds(10));
+    }
 }
