@@ -94,7 +94,13 @@ public sealed class NodeRebindSpecs(ITestOutputHelper output) : TestKit(Configur
             else ExpectMsg<ChannelNotFound>(TimeSpan.FromSeconds(5));
         }
 
-        // forgotten in the journal: with room again, only the four come back
+        // forgotten in the journal (once written: a node stopped within relay.persistence.flush-after loses what was not):
+        // with room again, only the four come back
+        AwaitAssert(() =>
+        {
+            node.Tell(GetNodeStatus.Instance, TestActor);
+            Assert.Equal(0, ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(5)).JournalBacklog);
+        }, TimeSpan.FromSeconds(10));
         Watch(node);
         Sys.Stop(node);
         ExpectTerminated(node, TimeSpan.FromSeconds(10));
@@ -118,7 +124,7 @@ public sealed class NodeRebindSpecs(ITestOutputHelper output) : TestKit(Configur
         cramped.Tell(GetNodeStatus.Instance, TestActor);
         var status = ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(30));
         Assert.Equal(0, status.ChannelsOpen);
-        Assert.Empty(status.ClosedByReason.Where(c => c.Value > 0));
+        Assert.DoesNotContain(status.ClosedByReason, c => c.Value > 0);
         listener.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // nobody is told a call closed
         Watch(cramped);
         Sys.Stop(cramped);
