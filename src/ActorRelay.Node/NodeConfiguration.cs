@@ -67,20 +67,30 @@ internal static class NodeConfiguration
     /// </summary>
     public static Config WithDatabase(Config config)
     {
-        if (!config.GetBoolean("relay.persistence.enabled", false)) return config;
-        if (config.GetString("akka.persistence.journal.sql.connection-string", "") is { Length: > 0 }) return config;
-        var directory = config.GetString("relay.persistence.data-directory", "data");
+        if (EmbeddedDatabase(config) is not { } file) return config;
+        var directory = Path.GetDirectoryName(file)!;
         try { Directory.CreateDirectory(directory); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UsageException($"relay.persistence.data-directory: cannot create {directory}: {e.Message}");
+            throw new UsageException($"relay.persistence.data-directory: cannot create {config.GetString("relay.persistence.data-directory", "data")}: {e.Message}");
         }
-        var file = Path.GetFullPath(Path.Combine(directory, $"actorrelay-{config.GetString("relay.node-name", "relay")}.db"));
         var hocon = $"""
             akka.persistence.journal.sql.connection-string = {Quote($"Data Source={file}")}
             akka.persistence.snapshot-store.sql.connection-string = {Quote($"Data Source={file}")}
             """;
         return ConfigurationFactory.ParseString(hocon).WithFallback(config);
+    }
+
+    /// <summary>
+    /// The embedded SQLite file of the channel journal, relay.persistence.data-directory/actorrelay-&lt;node-name&gt;.db as a
+    /// full path; null when persistence is off or a database is named (akka.persistence.journal.sql.connection-string).
+    /// </summary>
+    public static string? EmbeddedDatabase(Config config)
+    {
+        if (!config.GetBoolean("relay.persistence.enabled", false)) return null;
+        if (config.GetString("akka.persistence.journal.sql.connection-string", "") is { Length: > 0 }) return null;
+        var directory = config.GetString("relay.persistence.data-directory", "data");
+        return Path.GetFullPath(Path.Combine(directory, $"actorrelay-{config.GetString("relay.node-name", "relay")}.db"));
     }
 
     /// <summary>hocon/node.conf, embedded in the node.</summary>

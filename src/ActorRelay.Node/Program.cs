@@ -58,11 +58,13 @@ internal static class NodeProgram
         IReadOnlyList<DeclaredChannel> channels;
         NodeLogging logging;
         (long Soft, long Hard)? limits;
+        JournalFileLock? journalLock = null;
         try
         {
             // everything a user can get wrong is checked here, before anything starts: one line, exit code 1
             options = NodeCommandLine.Read(parse);
-            config = NodeConfiguration.WithDatabase(NodeConfiguration.Build(options));
+            var built = NodeConfiguration.Build(options);
+            config = NodeConfiguration.WithDatabase(built);
             settings = RelaySettings.From(config);
             _ = ActorRelay.Ng.NgSettings.From(config); // a bad relay.ng (or --ng) fails here, before anything starts
             remote = NodeRemote.From(config);
@@ -77,11 +79,13 @@ internal static class NodeProgram
                 throw new UsageException($"relay.ports {settings.PortMin}-{settings.PortMax} holds one port: a channel needs two");
             logging = NodeLogging.From(config, options.LogLevel);
             remote.CheckAvailable();
+            if (NodeConfiguration.EmbeddedDatabase(built) is { } journal) journalLock = JournalFileLock.Take(journal);
             limits = FileLimits.RaiseSoftToHard();
             if (NodeCapacity.Of(settings, limits?.Soft) == 0) throw new UsageException(NoCapacity(settings, limits?.Soft));
         }
         catch (Exception e) when (e is UsageException or ConfigurationException)
         {
+            journalLock?.Dispose();
             Console.Error.WriteLine(options is null ? e.Message : NodeConfiguration.Explain(e.Message, options));
             return 1;
         }
@@ -93,6 +97,7 @@ internal static class NodeProgram
         }
         finally
         {
+            journalLock?.Dispose();
             await Log.CloseAndFlushAsync();
         }
     }

@@ -206,6 +206,33 @@ public sealed class NodeRobustnessSpecs
         Assert.Contains("--remote-port", line);
     }
 
+    [Fact]
+    public void A_second_node_on_the_same_journal_is_refused_in_one_line_and_a_crash_leaves_no_stale_lock()
+    {
+        var data = Directory.CreateTempSubdirectory("actorrelay-shared-journal");
+        try
+        {
+            var shared = new Dictionary<string, string> { ["ACTORRELAY__PERSISTENCE__DATA_DIRECTORY"] = data.FullName };
+            using var first = new NodeProcess(["--remote-port", "0"], shared);
+            first.WaitForLine(l => l.Contains("All set."), Start);
+
+            using var second = new NodeProcess(["--remote-port", "0"], shared);
+            Assert.Equal(1, second.WaitForExit(Start));
+            var line = Assert.Single(second.ErrorLines, l => l.Length > 0);
+            Assert.Contains("another node process on this host uses the journal", line);
+            Assert.Contains("relay.node-name", line);
+
+            // another node name is another journal: it runs beside the first
+            using (var named = new NodeProcess(["--remote-port", "0"], new Dictionary<string, string>(shared) { ["ACTORRELAY__NODE_NAME"] = "other" }))
+                named.WaitForLine(l => l.Contains("All set."), Start);
+
+            first.Dispose(); // SIGKILL: the kernel drops its lock with it
+            using var third = new NodeProcess(["--remote-port", "0"], shared);
+            third.WaitForLine(l => l.Contains("All set."), Start);
+        }
+        finally { data.Delete(recursive: true); }
+    }
+
     // ---- 3. the open-file limit ---------------------------------------------------------------------------------------
 
     [Fact]
