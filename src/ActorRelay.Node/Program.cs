@@ -79,7 +79,11 @@ internal static class NodeProgram
                 throw new UsageException($"relay.ports {settings.PortMin}-{settings.PortMax} holds one port: a channel needs two");
             logging = NodeLogging.From(config, options.LogLevel);
             remote.CheckAvailable();
-            if (NodeConfiguration.EmbeddedDatabase(built) is { } journal) journalLock = JournalFileLock.Take(journal);
+            if (NodeConfiguration.EmbeddedDatabase(built) is { } journal)
+            {
+                journalLock = JournalFileLock.Take(journal);
+                JournalFileCheck.Readable(journal);
+            }
             limits = FileLimits.RaiseSoftToHard();
             if (NodeCapacity.Of(settings, limits?.Soft) == 0) throw new UsageException(NoCapacity(settings, limits?.Soft));
         }

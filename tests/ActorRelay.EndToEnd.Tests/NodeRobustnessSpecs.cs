@@ -233,6 +233,29 @@ public sealed class NodeRobustnessSpecs
         finally { data.Delete(recursive: true); }
     }
 
+    [Fact]
+    public void A_journal_file_that_is_not_a_database_is_refused_in_one_line_and_left_as_it_is()
+    {
+        // without the check the node kept restoring: Akka.Persistence.Sql retried the store every second, logged a stack
+        // trace each time and the node answered nothing for a minute
+        var data = Directory.CreateTempSubdirectory("actorrelay-damaged-journal");
+        try
+        {
+            var file = Path.Combine(data.FullName, "actorrelay-relay.db");
+            var junk = new byte[64 * 1024];
+            new Random(7).NextBytes(junk);
+            File.WriteAllBytes(file, junk);
+            using var node = new NodeProcess(["--remote-port", "0"],
+                new Dictionary<string, string> { ["ACTORRELAY__PERSISTENCE__DATA_DIRECTORY"] = data.FullName });
+            Assert.Equal(1, node.WaitForExit(Start));
+            var line = Assert.Single(node.ErrorLines, l => l.Length > 0);
+            Assert.Contains($"the journal {file} cannot be read", line);
+            Assert.Contains("move it away", line);
+            Assert.Equal(junk, File.ReadAllBytes(file));
+        }
+        finally { data.Delete(recursive: true); }
+    }
+
     // ---- 3. the open-file limit ---------------------------------------------------------------------------------------
 
     [Fact]
