@@ -150,7 +150,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             if (_channelLimit == 0 && r.Channels.Count > 0)
                 // a node that can hold no channel does not run (the node process stops at once): what the journal holds
                 // stays recorded for a start with room, instead of being closed for want of it
-                _log.Warning("The node has room for no channel (its open-file limit or relay.max-channels): the {Count} channels " +
+                _log.Warning("The node has room for no channel (its open-file limit): the {Count} channels " +
                              "its journal holds stay recorded, for a start with room", r.Channels.Count);
             else
                 foreach (var channel in r.Channels.OrderBy(c => c.Opened.OpenedAt)) Restore(channel); // the oldest first, should room run out
@@ -770,7 +770,7 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         if (_channels.Count >= _channelLimit)
         {
             // Each channel holds two sockets: restoring past the open-file limit would leave the node no descriptor for
-            // its own threads, assemblies and journal (it fails in all of them at once). The first recorded come back.
+            // its own threads, assemblies and journal (it fails in all of them at once). The oldest come back.
             _log.Warning("Channel {Channel} cannot come back: the node now holds at most {Limit} channels (its open-file limit or " +
                          "relay.max-channels); closed", o.ChannelId, _channelLimit);
             CloseUnrestored(c, subscribers, CloseReason.Capacity,
