@@ -777,11 +777,15 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
                 $"the node came back with room for {_channelLimit} channels (open-file limit or relay.max-channels)");
             return;
         }
-        if (!_channels.TryTakePort(new SideRequest(c.Opened.LeftPort), out var left, out var why) ||
-            !_channels.TryTakePort(new SideRequest(c.Opened.RightPort), out var right, out why))
+        if (!_channels.TryTakePort(new SideRequest(c.Opened.LeftPort), out var left, out var why))
         {
-            _log.Warning("Channel {Channel} cannot come back: {Why}", o.ChannelId, why.Message);
-            Record(new ChannelForgotten(o.ChannelId));
+            NotBack(why.Message);
+            return;
+        }
+        if (!_channels.TryTakePort(new SideRequest(c.Opened.RightPort), out var right, out why))
+        {
+            _channels.Release(left); // taken a moment ago: not this channel's any more
+            NotBack(why.Message);
             return;
         }
         var restore = new ChannelRestore(c.Opened.OpenedAt,
@@ -797,6 +801,13 @@ public sealed class RelayNodeActor : ReceiveActor, IWithTimers, IWithUnboundedSt
         foreach (var s in subscribers) AddSubscriber(record, s);
         TrackOwner(record);
         _log.Info("Channel {Channel} restored on ports {Left}/{Right}", o.ChannelId, left, right);
+
+        // a journal that names one port twice (it was not written by this node alone)
+        void NotBack(string why)
+        {
+            _log.Warning("Channel {Channel} cannot come back: {Why}; closed", o.ChannelId, why);
+            CloseUnrestored(c, subscribers, CloseReason.SideFailed, $"its port could not be taken again: {why}");
+        }
     }
 
     /// <summary>A recorded channel that does not come back: counted and forgotten, its subscribers told why.</summary>

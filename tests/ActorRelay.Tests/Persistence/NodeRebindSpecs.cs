@@ -135,6 +135,40 @@ public sealed class NodeRebindSpecs(ITestOutputHelper output) : TestKit(Configur
         Assert.Equal(held, ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(30)).ChannelsOpen);
     }
 
+    [Fact]
+    public void A_channel_whose_port_the_journal_names_twice_is_closed_with_reason_side_failed_and_leaks_no_port()
+    {
+        // one file written by two nodes (what the journal's lock now prevents) names a port twice: the channel recorded
+        // second takes its left port, cannot take its right one, and must give the left one back
+        var ports = TestPorts.Block(20);
+        var settings = RelaySettings.From(Sys.Settings.Config) with { PortMin = ports.Min, PortMax = ports.Max, BindAddress = IPAddress.Loopback };
+        var listener = CreateTestProbe();
+        var listenerPath = listener.Ref.Path.ToStringWithAddress(((ExtendedActorSystem)Sys).Provider.DefaultAddress);
+        IgnoreMessages<ChannelJournalActor.Written>();
+        var journal = ChildActorOf(ChannelJournalActor.Props(settings));
+        Assert.Empty(ExpectMsg<JournalRecovered>(TimeSpan.FromSeconds(10)).Channels);
+        var start = DateTimeOffset.UtcNow;
+        journal.Tell(new ChannelJournalActor.Record(new ChannelRecorded("first", new OpenChannel("first", SubscribeOpener: false),
+            ports.Min, ports.Min + 1, null, start.AddSeconds(-2))));
+        journal.Tell(new ChannelJournalActor.Record(new ChannelRecorded("second", new OpenChannel("second", SubscribeOpener: false),
+            ports.Min + 2, ports.Min + 1, null, start.AddSeconds(-1))));
+        journal.Tell(new ChannelJournalActor.Record(new ListenersRecorded("second", [listenerPath], null)));
+        journal.Tell(ChannelJournalActor.FlushNow.Instance);
+        ExpectMsg<ChannelJournalActor.Flushed>(TimeSpan.FromSeconds(10));
+        Watch(journal);
+        Sys.Stop(journal);
+        ExpectTerminated(journal, TimeSpan.FromSeconds(10));
+
+        var node = Sys.ActorOf(RelayNodeActor.Props(settings), "relay-twice");
+        node.Tell(GetNodeStatus.Instance, TestActor);
+        var status = ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, status.ChannelsOpen);
+        Assert.Equal(status.PortsTotal - 2, status.PortsFree); // the first channel's two, not the second's left one
+        Assert.Equal(1, status.ClosedByReason.GetValueOrDefault(CloseReason.SideFailed));
+        var closed = listener.ExpectMsg<ChannelClosed>(TimeSpan.FromSeconds(10));
+        Assert.Equal(("second", CloseReason.SideFailed), (closed.ChannelId, closed.Reason));
+    }
+
     /// <summary>What a node wrote before it died: <paramref name="count"/> channels on ports of the block, opened a second
     /// apart (recorded newest first: a node orders them by when they opened), each with <paramref name="listener"/> subscribed.</summary>
     private void RecordChannels(RelaySettings settings, (int Min, int Max) ports, int count, string listener)
