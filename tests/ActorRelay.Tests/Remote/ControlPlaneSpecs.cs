@@ -38,7 +38,7 @@ public sealed class ControlPlaneSpecs : TestKit
         var config = Remote("""
                 relay.control.allow = ["sip-server@127.0.0.1", "other-server@127.0.0.1", "stranger@127.0.0.1"]
                 relay.control.administrators = ["admin@127.0.0.1"]
-                relay.control.opener-lost-grace = 1s
+                relay.control.opener-lost-grace = 4s
                 """)
             .WithFallback(RelayProtocolSerializer.NodeOnlyConfig).WithFallback(RelaySettings.DefaultConfig());
         _relay = ActorSystem.Create("actor-relay", config);
@@ -209,7 +209,7 @@ public sealed class ControlPlaneSpecs : TestKit
 
         var closed = await watcher.FishForMessageAsync<ChannelClosed>(_ => true, Wait);
         Assert.Equal(("orphan", CloseReason.OpenerLost), (closed.ChannelId, closed.Reason));
-        // the rescued channel outlives the grace (1 s) by far: it is its new owner's
+        // the rescued channel outlives the grace (4 s: long enough for a loaded machine to start the supervisor again) by far: it is its new owner's
         await watcher.ExpectNoMsgAsync(TimeSpan.FromSeconds(2));
         Assert.Equal(ChannelState.Open, (await again.Ask<ChannelSnapshot>(new GetChannel("rescued"), Wait)).State);
     }
