@@ -36,18 +36,9 @@ public sealed class NodeRebindSpecs(ITestOutputHelper output) : TestKit(Configur
         var settings = RelaySettings.From(Sys.Settings.Config) with { PortMin = ports.Min, PortMax = ports.Max, BindAddress = IPAddress.Loopback };
 
         // what a node wrote before it died: Channels open channels on ports of its pool
-        IgnoreMessages<ChannelJournalActor.Written>();
-        var journal = ChildActorOf(ChannelJournalActor.Props(settings));
-        Assert.Empty(ExpectMsg<JournalRecovered>(TimeSpan.FromSeconds(10)).Channels);
         var openedAt = DateTimeOffset.UtcNow;
-        for (var i = 0; i < Channels; i++)
-            journal.Tell(new ChannelJournalActor.Record(new ChannelRecorded($"call-{i}", new OpenChannel($"call-{i}", SubscribeOpener: false),
-                ports.Min + 2 * i, ports.Min + 2 * i + 1, null, openedAt)));
-        journal.Tell(ChannelJournalActor.FlushNow.Instance);
-        ExpectMsg<ChannelJournalActor.Flushed>(TimeSpan.FromSeconds(10));
-        Watch(journal);
-        Sys.Stop(journal);
-        ExpectTerminated(journal, TimeSpan.FromSeconds(10));
+        WriteJournal(settings, Enumerable.Range(0, Channels).Select(i => (JournalEntry)new ChannelRecorded($"call-{i}",
+            new OpenChannel($"call-{i}", SubscribeOpener: false), ports.Min + 2 * i, ports.Min + 2 * i + 1, null, openedAt)));
 
         // the node restarts on that journal; its first answer already counts every channel as opened (bound)
         var node = Sys.ActorOf(RelayNodeActor.Props(settings), "relay");
@@ -144,20 +135,11 @@ public sealed class NodeRebindSpecs(ITestOutputHelper output) : TestKit(Configur
         var settings = RelaySettings.From(Sys.Settings.Config) with { PortMin = ports.Min, PortMax = ports.Max, BindAddress = IPAddress.Loopback };
         var listener = CreateTestProbe();
         var listenerPath = listener.Ref.Path.ToStringWithAddress(((ExtendedActorSystem)Sys).Provider.DefaultAddress);
-        IgnoreMessages<ChannelJournalActor.Written>();
-        var journal = ChildActorOf(ChannelJournalActor.Props(settings));
-        Assert.Empty(ExpectMsg<JournalRecovered>(TimeSpan.FromSeconds(10)).Channels);
         var start = DateTimeOffset.UtcNow;
-        journal.Tell(new ChannelJournalActor.Record(new ChannelRecorded("first", new OpenChannel("first", SubscribeOpener: false),
-            ports.Min, ports.Min + 1, null, start.AddSeconds(-2))));
-        journal.Tell(new ChannelJournalActor.Record(new ChannelRecorded("second", new OpenChannel("second", SubscribeOpener: false),
-            ports.Min + 2, ports.Min + 1, null, start.AddSeconds(-1))));
-        journal.Tell(new ChannelJournalActor.Record(new ListenersRecorded("second", [listenerPath], null)));
-        journal.Tell(ChannelJournalActor.FlushNow.Instance);
-        ExpectMsg<ChannelJournalActor.Flushed>(TimeSpan.FromSeconds(10));
-        Watch(journal);
-        Sys.Stop(journal);
-        ExpectTerminated(journal, TimeSpan.FromSeconds(10));
+        WriteJournal(settings, [
+            new ChannelRecorded("first", new OpenChannel("first", SubscribeOpener: false), ports.Min, ports.Min + 1, null, start.AddSeconds(-2)),
+            new ChannelRecorded("second", new OpenChannel("second", SubscribeOpener: false), ports.Min + 2, ports.Min + 1, null, start.AddSeconds(-1)),
+            new ListenersRecorded("second", [listenerPath], null)]);
 
         var node = Sys.ActorOf(RelayNodeActor.Props(settings), "relay-twice");
         node.Tell(GetNodeStatus.Instance, TestActor);
@@ -173,16 +155,23 @@ public sealed class NodeRebindSpecs(ITestOutputHelper output) : TestKit(Configur
     /// apart (recorded newest first: a node orders them by when they opened), each with <paramref name="listener"/> subscribed.</summary>
     private void RecordChannels(RelaySettings settings, (int Min, int Max) ports, int count, string listener)
     {
+        var start = DateTimeOffset.UtcNow;
+        WriteJournal(settings, Enumerable.Range(0, count).Reverse().SelectMany(i => new JournalEntry[]
+        {
+            new ChannelRecorded($"call-{i}", new OpenChannel($"call-{i}", SubscribeOpener: false), ports.Min + 2 * i, ports.Min + 2 * i + 1,
+                null, start.AddSeconds(i - count)),
+            new ListenersRecorded($"call-{i}", [listener], null),
+        }));
+    }
+
+    /// <summary>Writes <paramref name="entries"/> to the journal of a node with <paramref name="settings"/>, as that node
+    /// would have before it died, and stops the journal.</summary>
+    private void WriteJournal(RelaySettings settings, IEnumerable<JournalEntry> entries)
+    {
         IgnoreMessages<ChannelJournalActor.Written>();
         var journal = ChildActorOf(ChannelJournalActor.Props(settings));
         Assert.Empty(ExpectMsg<JournalRecovered>(TimeSpan.FromSeconds(10)).Channels);
-        var start = DateTimeOffset.UtcNow;
-        for (var i = count - 1; i >= 0; i--)
-        {
-            journal.Tell(new ChannelJournalActor.Record(new ChannelRecorded($"call-{i}", new OpenChannel($"call-{i}", SubscribeOpener: false),
-                ports.Min + 2 * i, ports.Min + 2 * i + 1, null, start.AddSeconds(i - count))));
-            journal.Tell(new ChannelJournalActor.Record(new ListenersRecorded($"call-{i}", [listener], null)));
-        }
+        foreach (var entry in entries) journal.Tell(new ChannelJournalActor.Record(entry));
         journal.Tell(ChannelJournalActor.FlushNow.Instance);
         ExpectMsg<ChannelJournalActor.Flushed>(TimeSpan.FromSeconds(10));
         Watch(journal);
