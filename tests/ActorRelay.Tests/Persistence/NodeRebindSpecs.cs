@@ -92,12 +92,7 @@ public sealed class NodeRebindSpecs(ITestOutputHelper output) : TestKit(Configur
             node.Tell(GetNodeStatus.Instance, TestActor);
             Assert.Equal(0, ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(5)).JournalBacklog);
         }, TimeSpan.FromSeconds(10));
-        Watch(node);
-        Sys.Stop(node);
-        ExpectTerminated(node, TimeSpan.FromSeconds(10));
-        var again = Sys.ActorOf(RelayNodeActor.Props(settings), "relay-again");
-        again.Tell(GetNodeStatus.Instance, TestActor);
-        Assert.Equal(room, ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(30)).ChannelsOpen);
+        Assert.Equal(room, StopAndStartAgain(node, settings, "relay-again").ChannelsOpen);
     }
 
     [Fact]
@@ -117,13 +112,7 @@ public sealed class NodeRebindSpecs(ITestOutputHelper output) : TestKit(Configur
         Assert.Equal(0, status.ChannelsOpen);
         Assert.DoesNotContain(status.ClosedByReason, c => c.Value > 0);
         listener.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // nobody is told a call closed
-        Watch(cramped);
-        Sys.Stop(cramped);
-        ExpectTerminated(cramped, TimeSpan.FromSeconds(10));
-
-        var roomy = Sys.ActorOf(RelayNodeActor.Props(settings), "relay-roomy");
-        roomy.Tell(GetNodeStatus.Instance, TestActor);
-        Assert.Equal(held, ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(30)).ChannelsOpen);
+        Assert.Equal(held, StopAndStartAgain(cramped, settings, "relay-roomy").ChannelsOpen);
     }
 
     [Fact]
@@ -162,6 +151,17 @@ public sealed class NodeRebindSpecs(ITestOutputHelper output) : TestKit(Configur
                 null, start.AddSeconds(i - count)),
             new ListenersRecorded($"call-{i}", [listener], null),
         }));
+    }
+
+    /// <summary>Stops <paramref name="node"/> and starts another on the same journal: its first answer.</summary>
+    private NodeStatus StopAndStartAgain(IActorRef node, RelaySettings settings, string name)
+    {
+        Watch(node);
+        Sys.Stop(node);
+        ExpectTerminated(node, TimeSpan.FromSeconds(10));
+        var again = Sys.ActorOf(RelayNodeActor.Props(settings), name);
+        again.Tell(GetNodeStatus.Instance, TestActor);
+        return ExpectMsg<NodeStatus>(TimeSpan.FromSeconds(30));
     }
 
     /// <summary>Writes <paramref name="entries"/> to the journal of a node with <paramref name="settings"/>, as that node
