@@ -68,7 +68,12 @@ public sealed class MetricsExpositionSpecs : RelayNodeSpecsBase
         await AwaitAssertAsync(async () => Assert.Contains($"actorrelay_ports_free {pool}\n", await ScrapeAsync()), Wait);
         var actual = RelayLines(await ScrapeAsync());
         _output.WriteLine(actual);
-        Assert.Equal(Golden(pool), actual);
+        var golden = Golden(pool);
+        // line by line in the message: which series differed is what a rare failure needs to say
+        var differing = golden.Split('\n').Except(actual.Split('\n')).Select(l => "- " + l)
+            .Concat(actual.Split('\n').Except(golden.Split('\n')).Select(l => "+ " + l));
+        Assert.True(golden == actual, "the exposition differs from the golden one (- golden, + scraped):\n" +
+                                      (differing.Any() ? string.Join('\n', differing) : "the same lines in another order:\n" + actual));
     }
 
     private static string Golden(int pool) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Metrics", "golden-exposition.txt"))
