@@ -8,22 +8,14 @@ namespace ActorRelay.NodeProcess;
 /// <c>cpu.cfs_period_us</c> (v1), in cores; null when the process is not limited.
 /// <para>
 /// Why the node reads it (issue 13): under a quota every thread of the process spends one budget per period, and once
-/// it is spent the kernel stops all of them, the relay loops too, until the next period. At a limit below one core the
-/// tiered JIT's background recompilation (tier 1 and dynamic PGO of about a thousand methods, 2-3 s of CPU after the
-/// channels open and the packets flow) used half of a 30 % share for 20-30 s while the loops needed the other half,
-/// and the node was stopped in 80-99 % of the periods. <see cref="TieredCompilationOff"/> says when the node starts
-/// without tiering instead: every method is compiled once, fully optimised, when first called (before "All set." for
-/// the most part), and nothing recompiles in the background afterwards.
+/// it is spent the kernel stops all of them, the relay loops too, until the next period. The node says its limit at
+/// start, beside what the runtime makes of it (the processors it counts), so an operator sees what the node is held to.
+/// Under a 30 % share the tiered JIT's background recompilation alone spent half of it for 20-30 s after the channels
+/// opened; the node runs without tiered compilation (<see cref="JitTiering"/>).
 /// </para>
 /// </summary>
 internal static class CpuLimit
 {
-    /// <summary>Below this many cores the node runs without tiered compilation (<see cref="TieredCompilationOff"/>).</summary>
-    public const double TieringOffBelowCores = 1.0;
-
-    /// <summary>The runtime's own switch; set by the user, it wins over the node's choice.</summary>
-    public const string TieredCompilationVariable = "DOTNET_TieredCompilation";
-
     /// <summary>The limit of the process's own group in cores, or null (no limit, not Linux, or unreadable).</summary>
     public static double? OfThisProcess()
     {
@@ -76,11 +68,4 @@ internal static class CpuLimit
         long.TryParse(period, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && q > 0 && p > 0
             ? (double)q / p
             : null;
-
-    /// <summary>
-    /// True when the node should start without tiered compilation: a limit below <see cref="TieringOffBelowCores"/>,
-    /// and the user has not set <see cref="TieredCompilationVariable"/> themselves (either way).
-    /// </summary>
-    public static bool TieredCompilationOff(double? cores, string? tieredCompilationVariable) =>
-        tieredCompilationVariable is null && cores is { } c && c < TieringOffBelowCores;
 }

@@ -25,10 +25,9 @@ internal static partial class NativeHeap
     /// <summary>
     /// Starts the process again in place (execve: same process id, descriptors, limits and arguments) with what must be
     /// in its environment before the runtime starts: MALLOC_ARENA_MAX=<see cref="ArenaMax"/> unless it is set already
-    /// (by the user, or by this) — glibc reads it when the process starts, before the runtime's first threads take arenas
-    /// of their own: mallopt from Main comes too late (six arenas exist by then) — and DOTNET_TieredCompilation=0 when
-    /// the node's group allows it less than a core (<see cref="CpuLimit"/>) and the user has not chosen. Does nothing on
-    /// other systems. Returns only when it did not restart.
+    /// (by the user, or by this): glibc reads it when the process starts, before the runtime's first threads take arenas
+    /// of their own, and mallopt from Main comes too late (six arenas exist by then). Does nothing on other systems.
+    /// Returns only when it did not restart.
     /// </summary>
     public static unsafe void RestartWithStartupEnvironment()
     {
@@ -37,8 +36,6 @@ internal static partial class NativeHeap
         if (Environment.GetEnvironmentVariable(ArenaMaxVariable) is null &&
             Environment.GetEnvironmentVariable("GLIBC_TUNABLES")?.Contains("arena_max", StringComparison.Ordinal) != true)
             add.Add($"{ArenaMaxVariable}={ArenaMax}");
-        if (CpuLimit.TieredCompilationOff(CpuLimit.OfThisProcess(), Environment.GetEnvironmentVariable(CpuLimit.TieredCompilationVariable)))
-            add.Add($"{CpuLimit.TieredCompilationVariable}=0");
         if (add.Count == 0) return;
         string[] argv;
         try

@@ -21,8 +21,7 @@ using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Events;
 
-// First of all: two malloc arenas, which glibc reads from the environment as the process starts (NativeHeap), and,
-// held to less than a core by its control group, no tiered compilation, which the runtime reads as it starts (CpuLimit)
+// First of all: two malloc arenas, which glibc reads from the environment as the process starts (NativeHeap)
 NativeHeap.RestartWithStartupEnvironment();
 // Before any socket exists: receives complete on the socket engine's thread (no thread-pool hop per packet).
 DotnetSocketEngine.EnableInlineCompletions();
@@ -205,9 +204,10 @@ internal static class NodeProgram
         }
         Log.Information("Open files: soft limit {Soft}, hard limit {Hard}; {Open} open now, {Reserved} kept for the process; this node holds at most {Capacity} channels",
             limits?.Soft, limits?.Hard, FileLimits.OpenDescriptors(), NodeCapacity.Reserved(settings, FileLimits.OpenDescriptors()), status.Capacity);
+        Log.Information("Runtime: {Processors} processors, {Gc} GC, tiered compilation {Tiering}", Environment.ProcessorCount,
+            System.Runtime.GCSettings.IsServerGC ? "server" : "workstation", JitTiering.OnInThisProcess() ? "on" : "off");
         if (CpuLimit.OfThisProcess() is { } cores)
-            Log.Information("CPU limit of this node's control group: {Cores:0.##} cores, {Processors} for the runtime; tiered compilation {Tiering}",
-                cores, Environment.ProcessorCount, Environment.GetEnvironmentVariable(CpuLimit.TieredCompilationVariable) == "0" ? "off" : "on");
+            Log.Information("CPU limit of this node's control group: {Cores:0.##} cores, {Processors} for the runtime", cores, Environment.ProcessorCount);
         if (status.Capacity == 0)
         {
             Console.Error.WriteLine(NoCapacity(settings, limits?.Soft));

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace ActorRelay.EndToEnd.Tests;
 
-/// <summary>The node's reading of its control group's CPU limit, and when it starts without tiered compilation (CpuLimit).</summary>
+/// <summary>The node's reading of its control group's CPU limit (CpuLimit).</summary>
 public sealed class CpuLimitTests
 {
     private static Func<string, string?> Files(params (string Path, string Text)[] files) =>
@@ -42,17 +42,6 @@ public sealed class CpuLimitTests
     [InlineData("30000")]
     public void An_unreadable_cpu_max_is_no_limit(string text) => Assert.Null(CpuLimit.FromCpuMax(text));
 
-    [Theory]
-    [InlineData(0.3, null, true)]    // a container's 30 % of a core: the background JIT would spend half the share
-    [InlineData(0.99, null, true)]
-    [InlineData(1.0, null, false)]   // a core or more: tiering stays on
-    [InlineData(2.5, null, false)]
-    [InlineData(null, null, false)]  // not limited
-    [InlineData(0.3, "1", false)]    // the user's DOTNET_TieredCompilation wins, either way
-    [InlineData(0.3, "0", false)]    // already off (the node's own restart, or the user): no second restart
-    public void The_node_starts_without_tiered_compilation_only_below_one_core_and_when_the_user_has_not_chosen(double? cores, string? variable, bool off) =>
-        Assert.Equal(off, CpuLimit.TieredCompilationOff(cores, variable));
-
     [Fact]
     public void This_process_reads_a_limit_or_none_without_failing()
     {
@@ -65,7 +54,7 @@ public sealed class CpuLimitTests
 public sealed class CpuLimitNodeProcessSpecs
 {
     [SkippableFact]
-    public void A_node_held_to_less_than_a_core_restarts_itself_without_tiered_compilation_and_says_so()
+    public void A_node_held_to_less_than_a_core_says_its_limit_and_runs_without_tiered_compilation()
     {
         Skip.IfNot(OperatingSystem.IsLinux() && Environment.UserName == "root", "needs root to make a control group");
         var v2 = File.Exists("/sys/fs/cgroup/cgroup.controllers") && File.ReadAllText("/sys/fs/cgroup/cgroup.controllers").Contains("cpu");
@@ -86,22 +75,20 @@ public sealed class CpuLimitNodeProcessSpecs
                        new Dictionary<string, string> { ["ACTORRELAY__PORTS__MIN"] = "12900", ["ACTORRELAY__PORTS__MAX"] = "12909" },
                        joinGroup: group))
             {
-                var line = node.WaitForLine(l => l.Contains("CPU limit of this node's control group"), TimeSpan.FromSeconds(120));
-                Assert.Contains("0.9 cores", line);
-                Assert.Contains("tiered compilation off", line);
+                Assert.Contains("tiered compilation off", node.WaitForLine(l => l.Contains("Runtime: "), TimeSpan.FromSeconds(120)));
+                Assert.Contains("0.9 cores", node.WaitForLine(l => l.Contains("CPU limit of this node's control group"), TimeSpan.FromSeconds(60)));
                 node.WaitForLine(l => l == "All set.", TimeSpan.FromSeconds(60));
-                Assert.Contains("DOTNET_TieredCompilation=0", File.ReadAllText($"/proc/{node.Pid}/environ").Split('\0'));
             }
-            // the user's choice wins: tiering stays on
+            // the user's choice wins: tiering on
             using (var node = new NodeProcess(["--bind", "127.0.0.1", "--remote-port", "0", "--log-level", "information"],
                        new Dictionary<string, string>
                        {
-                           ["ACTORRELAY__PORTS__MIN"] = "12900", ["ACTORRELAY__PORTS__MAX"] = "12909", [CpuLimit.TieredCompilationVariable] = "1",
+                           ["ACTORRELAY__PORTS__MIN"] = "12900", ["ACTORRELAY__PORTS__MAX"] = "12909", [JitTiering.Variable] = "1",
                        },
                        joinGroup: group))
             {
-                var line = node.WaitForLine(l => l.Contains("CPU limit of this node's control group"), TimeSpan.FromSeconds(120));
-                Assert.Contains("tiered compilation on", line);
+                Assert.Contains("tiered compilation on", node.WaitForLine(l => l.Contains("Runtime: "), TimeSpan.FromSeconds(120)));
+                Assert.Contains("0.9 cores", node.WaitForLine(l => l.Contains("CPU limit of this node's control group"), TimeSpan.FromSeconds(60)));
             }
         }
         finally
