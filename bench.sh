@@ -16,7 +16,8 @@
 #                      socket from another build, e.g. the commit before a change, measured in the same run)
 #                      --soak SECONDS (one node for that long, its memory by kind every --soak-interval S; --malloc-info
 #                      adds glibc's accounting through gdb; --node-env NAME=VALUE; docs/soak.md).
-#          --ng-setup: call setup over the NG protocol instead (ActorRelay's node with --ng, and rtpengine when installed):
+#          --ng-setup: call setup over the NG protocol instead (ActorRelay's node with --ng, and rtpengine when installed;
+#                      --relays actorrelay,baseline --baseline-node DLL: another build of the node in the same run):
 #                      --ng-calls N (default 4000) offer+answer pairs with --ng-window W (32) outstanding, then deletes; then
 #                      --ng-rate R (1000) calls/s for --ng-seconds S (5) with reply times; --rounds N (3) interleaved, each
 #                      after --ng-warmup N (3000) calls set up and deleted unmeasured (in bursts of 3,000).

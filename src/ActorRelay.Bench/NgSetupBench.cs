@@ -44,7 +44,7 @@ internal static class NgSetupBench
         {
             foreach (var name in relays)
             {
-                using var relay = NgRelayProcess.Start(name, port++, o.NodeEnvironment);
+                using var relay = NgRelayProcess.Start(name, port++, o.NodeEnvironment, o.BaselineNode);
                 using var client = new NgLoadClient(relay.NgAddress);
                 // Not measured: a runtime's JIT warms up here. In bursts of at most WarmupBurst calls set up, then deleted,
                 // so a long warm-up never holds more calls than a node has ports for; each burst's rate is printed (a
@@ -131,22 +131,26 @@ internal sealed class NgRelayProcess : IDisposable
         while (_log.Count > 200) _log.TryDequeue(out _);
     }
 
-    public static NgRelayProcess Start(string name, int ngPort, IReadOnlyDictionary<string, string>? nodeEnvironment = null)
+    /// <param name="baselineNode">The node build relay "baseline" runs (--baseline-node): another build of the node, measured in the same run.</param>
+    public static NgRelayProcess Start(string name, int ngPort, IReadOnlyDictionary<string, string>? nodeEnvironment = null, string? baselineNode = null)
     {
         var ng = new IPEndPoint(IPAddress.Loopback, ngPort);
+        string[] nodeArgs = ["--ng", ng.ToString(), "--bind", "127.0.0.2", "--remote-port", "0", "--log-level", "warning"];
         var psi = name switch
         {
-            "actorrelay" => Psi("dotnet", [Paths.NodeDll, "--ng", ng.ToString(), "--bind", "127.0.0.2", "--remote-port", "0", "--log-level", "warning"]),
+            "actorrelay" => Psi("dotnet", [Paths.NodeDll, .. nodeArgs]),
+            "baseline" => Psi("dotnet", [baselineNode ?? throw new ArgumentException("relay baseline needs --baseline-node DLL"), .. nodeArgs]),
             "rtpengine" => Psi(RtpEngine.Binary, ["--foreground", "--config-file=none", "--table=-1", "--interface=127.0.0.2",
                 $"--listen-ng={ng}", "--port-min=10000", "--port-max=31999", "--log-stderr", "--log-level=3", "--delete-delay=0",
                 "--timeout=600", "--silent-timeout=600"]),
-            _ => throw new ArgumentException($"--ng-setup measures relays actorrelay and rtpengine, not {name}"),
+            _ => throw new ArgumentException($"--ng-setup measures relays actorrelay, baseline and rtpengine, not {name}"),
         };
         // A node journals its channels (the default): each round's node gets a data directory of its own, deleted after
         // it. In the node's default directory, every round restored the channels a killed node of an earlier run left
         // there: thousands of channels restored at start, holding ports and the node's channel limit.
-        var data = name == "actorrelay" ? Directory.CreateTempSubdirectory("actorrelay-ng-bench-data") : null;
-        if (name == "actorrelay")
+        var node = name is "actorrelay" or "baseline";
+        var data = node ? Directory.CreateTempSubdirectory("actorrelay-ng-bench-data") : null;
+        if (node)
         {
             psi.Environment["ACTORRELAY__PERSISTENCE__DATA_DIRECTORY"] = data!.FullName;
             psi.Environment["ACTORRELAY__PORTS__MIN"] = "10000";
